@@ -1,0 +1,318 @@
+//! `.gate.toml`: the project's rules. Every key is optional; a missing file means the defaults.
+//!
+//! A malformed file is an error naming the path, line and column, never a silent reset to
+//! defaults: an agent that breaks the config must not thereby switch the rules off.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::{ByteSize, HumanDuration};
+
+/// The file name gate reads at the repository root.
+pub const FILE_NAME: &str = ".gate.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub branches: Branches,
+    pub commit: Commit,
+    pub tags: Tags,
+    pub spec: Spec,
+    pub agent: Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branches {
+    /// Branches nobody commits to directly; the first is where finished features merge.
+    pub protected: Vec<String>,
+    /// Prefix of the branches `gate specify` creates; "" gives spec-kit's bare `NNN-slug`.
+    pub feature_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Commit {
+    /// Uncommitted work is never older than this.
+    pub interval: HumanDuration,
+    /// The tree must be still this long before an auto-commit.
+    pub quiet: HumanDuration,
+    /// Files larger than this are never auto-committed.
+    pub max_file_size: ByteSize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tags {
+    /// `{feature}` is the feature directory name, `{date}` is YYYYMMDD.
+    pub format: TagFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Spec {
+    /// Where feature directories (`NNN-slug/`) live, relative to the repository root.
+    pub dir: String,
+    /// Where the team's editable templates live, relative to the repository root.
+    pub templates: String,
+    /// Paths that count as implementation: committed only once spec, plan and tasks are done.
+    pub implementation: Vec<GlobPattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Agent {
+    /// A tmux target for nudges, or "auto" for the panes working in this repository.
+    pub target: String,
+    /// Where escalations go.
+    pub orchestrator: String,
+    /// Minimum time between two nudges for the same rule and pane.
+    pub nudge_cooldown: HumanDuration,
+}
+
+impl Default for Branches {
+    fn default() -> Self {
+        Self {
+            protected: vec!["main".into(), "master".into()],
+            feature_prefix: "feature/".into(),
+        }
+    }
+}
+
+impl Default for Commit {
+    fn default() -> Self {
+        Self {
+            interval: HumanDuration::from_secs(30 * 60),
+            quiet: "60s".parse().expect("valid default"),
+            max_file_size: ByteSize(50 * 1000 * 1000),
+        }
+    }
+}
+
+impl Default for Tags {
+    fn default() -> Self {
+        Self {
+            format: TagFormat("stable-{feature}-{date}".into()),
+        }
+    }
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Self {
+            dir: "specs".into(),
+            templates: "spec-kit/templates".into(),
+            implementation: vec![GlobPattern("src/**".into())],
+        }
+    }
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Self {
+            target: "auto".into(),
+            orchestrator: "orchestrator:0".into(),
+            nudge_cooldown: HumanDuration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// A glob from `spec.implementation`, validated when the file is read so that the error can
+/// point at its line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct GlobPattern(pub String);
+
+impl<'de> Deserialize<'de> for GlobPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        globset::GlobBuilder::new(&text)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid glob {text:?}: {}; globs look like \"src/**\" or \"lib/**/*.rs\"",
+                    e.kind()
+                ))
+            })?;
+        Ok(GlobPattern(text))
+    }
+}
+
+/// The stable-tag format; it must name the feature, or two features would share a tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct TagFormat(pub String);
+
+impl<'de> Deserialize<'de> for TagFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !text.contains("{feature}") {
+            return Err(serde::de::Error::custom(format!(
+                "tag format {text:?} must contain {{feature}} (and usually {{date}}), \
+                 e.g. \"stable-{{feature}}-{{date}}\""
+            )));
+        }
+        Ok(TagFormat(text))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `.gate.toml` under `root`; absent means defaults.
+    pub fn load(root: &Path) -> Result<Config, ConfigError> {
+        let path = root.join(FILE_NAME);
+        match std::fs::read(&path) {
+            Ok(bytes) => Self::parse(&path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Parses config text; `path` only names the file in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let (line, column) = line_column(bytes, e.valid_up_to());
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: "the file is not valid UTF-8; save it as UTF-8 text".into(),
+            }
+        })?;
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text.as_bytes(), s.start))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })
+    }
+
+    /// The branch finished features merge into.
+    pub fn main_branch(&self) -> &str {
+        self.branches
+            .protected
+            .first()
+            .map(String::as_str)
+            .unwrap_or("main")
+    }
+
+    pub fn is_protected(&self, branch: &str) -> bool {
+        self.branches.protected.iter().any(|p| p == branch)
+    }
+
+    /// The config as the TOML a user would write to get exactly this behaviour.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config always serialises")
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new(".gate.toml"), text.as_bytes())
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn documented_keys_parse() {
+        let c = parse(
+            "[branches]\nprotected = [\"trunk\"]\nfeature_prefix = \"\"\n\
+             [commit]\ninterval = \"2h\"\nquiet = \"90s\"\nmax_file_size = \"1MiB\"\n\
+             [spec]\nimplementation = [\"lib/**/*.rs\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.branches.protected, ["trunk"]);
+        assert_eq!(c.commit.interval.as_secs(), 7200);
+        assert_eq!(c.commit.quiet.as_secs(), 90);
+        assert_eq!(c.commit.max_file_size.0, 1 << 20);
+        assert_eq!(c.main_branch(), "trunk");
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_allowed_keys() {
+        let e = error("[commit]\ninterval = \"1m\"\ncadence = 3\n");
+        assert!(e.starts_with(".gate.toml:3:1: unknown field `cadence`"), "{e}");
+        assert!(e.contains("interval"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = error("[branches]\nprotected = \"main\"\n");
+        assert!(e.starts_with(".gate.toml:2:13:"), "{e}");
+    }
+
+    #[test]
+    fn bad_glob_names_line_and_example() {
+        let e = error("[spec]\nimplementation = [\"src/**\", \"src/[a\"]\n");
+        // toml points at the array holding the bad glob.
+        assert!(e.starts_with(".gate.toml:2:18:"), "{e}");
+        assert!(e.contains("invalid glob"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_says_what_is_allowed() {
+        let e = error("[commit]\ninterval = \"soon\"\n");
+        assert!(e.starts_with(".gate.toml:2:12:"), "{e}");
+        assert!(e.contains("30m"), "{e}");
+    }
+
+    #[test]
+    fn tag_format_must_name_the_feature() {
+        assert!(error("[tags]\nformat = \"stable-{date}\"\n").contains("{feature}"));
+    }
+
+    #[test]
+    fn non_utf8_is_an_error_not_a_panic() {
+        let e = Config::parse(Path::new("x"), b"[spec]\ndir = \"\xff\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("x:2:8:"), "{e}");
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let c = Config::default();
+        assert_eq!(parse(&c.to_toml()).unwrap(), c);
+    }
+}

@@ -1,0 +1,166 @@
+//! Gathers the facts the rules need, once per decision: HEAD, the operation in progress, the
+//! feature and its three artifacts (read from the working tree, or from the feature's branch
+//! when it is checked from elsewhere), and when each artifact was first committed.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::repo::{Repo, RepoError};
+use crate::rules::{ArtifactFacts, Facts, FeatureFacts, Question};
+use crate::spec::ArtifactKind;
+use crate::spec::feature::{self, Feature, FeatureError, Origin};
+use crate::spec::markdown;
+
+/// How far back the history-order check looks on the first-parent line.
+const HISTORY_LIMIT: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where the caller wants the feature taken from, before the branch is consulted.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureHint {
+    /// `--feature NAME`.
+    pub argument: Option<String>,
+    /// spec-kit's `SPECIFY_FEATURE_DIRECTORY`.
+    pub env_directory: Option<String>,
+}
+
+/// Which feature applies and why, or `None` when nothing names one.
+pub fn resolve_feature(
+    repo: &Repo,
+    config: &Config,
+    hint: &FeatureHint,
+    branch: Option<&str>,
+) -> Result<Option<(Feature, Origin)>, FactsError> {
+    let entries = spec_entries(repo, config)?;
+    let spec_dir = config.spec.dir.trim_end_matches('/');
+    let named = |name: &str| feature::locate(spec_dir, name, &entries);
+    if let Some(arg) = &hint.argument {
+        let name = last_component(arg);
+        return Ok(Some((named(name)?, Origin::Argument(arg.clone()))));
+    }
+    if let Some(dir) = hint.env_directory.as_deref().filter(|d| !d.is_empty()) {
+        return Ok(Some((named(last_component(dir))?, Origin::Environment(dir.into()))));
+    }
+    if let Some(dir) = specify_json_directory(repo.root()) {
+        return Ok(Some((named(last_component(&dir))?, Origin::SpecifyJson(dir))));
+    }
+    match branch.and_then(feature::of_branch) {
+        Some(name) => Ok(Some((named(name)?, Origin::Branch(branch.unwrap_or_default().into())))),
+        None => Ok(None),
+    }
+}
+
+/// Facts for `question`, with the feature resolved from `hint` or the branch.
+pub fn gather(
+    repo: &Repo,
+    config: &Config,
+    hint: &FeatureHint,
+    question: Question,
+) -> Result<(Facts, Option<Origin>), FactsError> {
+    let head = repo.head()?;
+    let resolved = resolve_feature(repo, config, hint, head.branch())?;
+    let (feature, origin) = match resolved {
+        Some((f, o)) => (Some(feature_facts(repo, f)?), Some(o)),
+        None => (None, None),
+    };
+    let facts = Facts {
+        head,
+        operation: repo.operation(),
+        feature,
+        question,
+    };
+    Ok((facts, origin))
+}
+
+/// Reads and checks the three artifacts of `feature`. When its directory is not in this
+/// working tree, reads them from the feature's own branch if one exists.
+pub fn feature_facts(repo: &Repo, feature: Feature) -> Result<FeatureFacts, FactsError> {
+    let branch = if feature.exists {
+        None
+    } else {
+        branch_of(repo, &feature.name)?
+    };
+    let names: Vec<&str> = ArtifactKind::ALL.iter().map(|k| k.file_name()).collect();
+    let history = repo.first_commits(branch.as_deref(), &feature.dir, &names, HISTORY_LIMIT)?;
+    let mut artifacts = Vec::with_capacity(3);
+    for (kind, first_commit) in ArtifactKind::ALL.into_iter().zip(history) {
+        let path = format!("{}/{}", feature.dir, kind.file_name());
+        let bytes = match &branch {
+            Some(b) => repo.read_from_branch(b, &path),
+            None => read_if_exists(&repo.root().join(&path))
+                .map_err(|source| FactsError::Read { path: path.clone(), source })?,
+        };
+        artifacts.push(ArtifactFacts {
+            kind,
+            analysis: bytes.map(|b| markdown::analyse(kind, &b)),
+            path,
+            first_commit,
+        });
+    }
+    Ok(FeatureFacts { feature, artifacts })
+}
+
+/// The local branch that names `feature`, if any.
+fn branch_of(repo: &Repo, feature: &str) -> Result<Option<String>, FactsError> {
+    Ok(repo
+        .local_branches()?
+        .into_iter()
+        .find(|b| feature::of_branch(b) == Some(feature)))
+}
+
+/// Names in the spec directory that look like features (`NNN-...` directories).
+pub fn spec_entries(repo: &Repo, config: &Config) -> Result<Vec<String>, FactsError> {
+    let dir = repo.root().join(&config.spec.dir);
+    let read = match std::fs::read_dir(&dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(FactsError::Read {
+                path: config.spec.dir.clone(),
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = read
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| feature::number_of(n).is_some())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn last_component(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+/// spec-kit records the active feature in `.specify/feature.json`.
+fn specify_json_directory(root: &Path) -> Option<String> {
+    let bytes = std::fs::read(root.join(".specify/feature.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ["feature_directory", "featureDirectory", "feature_dir", "directory"]
+        .iter()
+        .find_map(|k| value.get(k)?.as_str().map(str::to_owned))
+}

@@ -1,0 +1,13 @@
+//! gate: keeps AI coding agents on a spec-first, branch-per-feature git workflow.
+//!
+//! The library holds facts (git, files), rules (pure) and actions; the `gate` binary on top is
+//! the only part that talks to a terminal.
+
+pub mod config;
+pub mod facts;
+pub mod registry;
+pub mod repo;
+pub mod rules;
+pub mod scaffold;
+pub mod spec;
+pub mod units;
