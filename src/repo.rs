@@ -102,12 +102,14 @@ impl Repo {
         let git = Repository::discover(path).map_err(|_| RepoError::NotARepo {
             path: path.to_owned(),
         })?;
+        // libgit2 keeps a trailing slash; components() drops it so paths print cleanly.
         let root = git
             .workdir()
             .ok_or_else(|| RepoError::Bare {
                 path: git.path().to_owned(),
             })?
-            .to_owned();
+            .components()
+            .collect();
         Ok(Repo { git, root })
     }
 

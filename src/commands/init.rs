@@ -1,0 +1,64 @@
+//! `gate init`: config, templates and registration, idempotently.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gate::config::{self, Config};
+use gate::registry::Registry;
+use gate::repo::Repo;
+use gate::scaffold::{self, Written};
+use gate::spec::{ArtifactKind, templates};
+
+use crate::ui::Ui;
+
+/// Set up this repository: write .gate.toml and the spec-kit templates where absent, and
+/// register the project for `gate status --all`. Safe to run again: existing files are kept.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let repo = Repo::discover(&cwd)?;
+    let root = repo.root();
+    // An existing config must be valid before anything is added beside it.
+    let config = Config::load(root)?;
+
+    let written = scaffold::create_or_keep(&root.join(config::FILE_NAME), scaffold::DEFAULT_CONFIG)?;
+    report(ui, &written, config::FILE_NAME)?;
+    for kind in ArtifactKind::ALL {
+        let rel = format!("{}/{}", config.spec.templates, kind.template_name());
+        let written = scaffold::create_or_keep(&root.join(&rel), templates::builtin(kind))?;
+        report(ui, &written, &rel)?;
+    }
+
+    match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
+        Ok((registry, true)) => ui.line(format!(
+            "{} registered {} in {}",
+            ui.ok_mark(),
+            root.display(),
+            registry.path().display()
+        ))?,
+        Ok((_, false)) => ui.line(format!("{} already registered", ui.ok_mark()))?,
+        Err(e) => ui.warn(format!("could not register the project for `gate status --all`: {e}")),
+    }
+    if repo.git().is_path_ignored(&config.spec.dir).unwrap_or(false) {
+        ui.warn(format!(
+            "{}/ is ignored by git: specs written there would never be committed; remove it from .gitignore",
+            config.spec.dir
+        ));
+    }
+    ui.line(format!("next: {}", ui.bold("gate specify \"<feature name>\"")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(ui: &Ui, written: &Written, path: &str) -> std::io::Result<()> {
+    match written {
+        Written::Created => ui.line(format!("{} created {path}", ui.ok_mark())),
+        Written::Kept => ui.line(format!("{} kept {path} (exists)", ui.ok_mark())),
+        Written::Replaced { backup } => ui.line(format!(
+            "{} replaced {path} (backup {})",
+            ui.ok_mark(),
+            backup.display()
+        )),
+    }
+}

@@ -1,0 +1,34 @@
+//! One file per subcommand; this is the list and the dispatch.
+
+mod artifact;
+mod check;
+mod config;
+mod init;
+mod specify;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::ui::Ui;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::Args),
+    Specify(specify::Args),
+    Plan(artifact::Args),
+    Tasks(artifact::Args),
+    Check(check::Args),
+    Config(config::Args),
+}
+
+pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init(args) => init::run(&args, ui),
+        Command::Specify(args) => specify::run(&args, ui),
+        Command::Plan(args) => artifact::run(gate::spec::ArtifactKind::Plan, &args, ui),
+        Command::Tasks(args) => artifact::run(gate::spec::ArtifactKind::Tasks, &args, ui),
+        Command::Check(args) => check::run(&args, ui),
+        Command::Config(args) => config::run(&args, ui),
+    }
+}

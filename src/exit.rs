@@ -1,0 +1,59 @@
+//! Errors to exit codes: 1 refused, 2 usage or configuration, 3 I/O or git; a closed pipe
+//! (`gate log | head`) is success.
+
+use std::process::ExitCode;
+
+use gate::config::ConfigError;
+use gate::facts::FactsError;
+use gate::repo::RepoError;
+use gate::scaffold::ScaffoldError;
+use gate::spec::feature::FeatureError;
+
+use crate::ui::Ui;
+
+pub const REFUSED: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const FAILURE: u8 = 3;
+
+/// A request gate declines, with the reason already in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Prints `error` with its causes on stderr and picks the exit code.
+pub fn report(ui: &Ui, error: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(error) {
+        return ExitCode::SUCCESS;
+    }
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    ui.error(text);
+    ExitCode::from(code_for(error))
+}
+
+fn code_for(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<Refused>() || matches!(cause.downcast_ref(), Some(ScaffoldError::Exists { .. })) {
+            return REFUSED;
+        }
+        if cause.is::<ConfigError>() || cause.is::<FeatureError>() {
+            return USAGE;
+        }
+        if let Some(RepoError::NotARepo { .. } | RepoError::Bare { .. }) = cause.downcast_ref() {
+            return USAGE;
+        }
+        if let Some(FactsError::Feature(_)) = cause.downcast_ref() {
+            return USAGE;
+        }
+    }
+    FAILURE
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

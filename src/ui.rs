@@ -1,0 +1,88 @@
+//! All terminal output: stdout for results, stderr for diagnostics, colour only where wanted.
+
+use std::fmt::Display;
+use std::io::Write;
+
+use console::Style;
+use gate::rules::Violation;
+use serde::Serialize;
+
+use crate::cli::Color;
+
+pub struct Ui;
+
+impl Ui {
+    pub fn new(choice: Color) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => !no_color && console::colors_enabled(),
+        };
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(color && !no_color && console::colors_enabled_stderr());
+        Ui
+    }
+
+    /// One line of result on stdout.
+    pub fn line(&self, text: impl Display) -> std::io::Result<()> {
+        writeln!(std::io::stdout().lock(), "{text}")
+    }
+
+    /// A value as pretty JSON on stdout.
+    pub fn json(&self, value: &impl Serialize) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        // serde_json wraps write errors; unwrap them so a closed pipe is seen as one.
+        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+        writeln!(out)
+    }
+
+    /// A diagnostic on stderr.
+    pub fn warn(&self, text: impl Display) {
+        let label = Style::new().yellow().bold().for_stderr().apply_to("warning:");
+        let _ = writeln!(std::io::stderr().lock(), "{label} {text}");
+    }
+
+    pub fn error(&self, text: impl Display) {
+        let label = Style::new().red().bold().for_stderr().apply_to("error:");
+        let _ = writeln!(std::io::stderr().lock(), "{label} {text}");
+    }
+
+    pub fn ok_mark(&self) -> String {
+        Style::new().green().apply_to("✓").to_string()
+    }
+
+    pub fn fail_mark(&self) -> String {
+        Style::new().red().apply_to("✗").to_string()
+    }
+
+    pub fn bold(&self, text: impl Display) -> String {
+        Style::new().bold().apply_to(text).to_string()
+    }
+
+    pub fn dim(&self, text: impl Display) -> String {
+        Style::new().dim().apply_to(text).to_string()
+    }
+
+    pub fn code(&self, text: impl Display) -> String {
+        Style::new().cyan().apply_to(text).to_string()
+    }
+
+    /// Findings, paths and the fix of `v`, each on its own line.
+    pub fn details(&self, v: &Violation, indent: &str) -> std::io::Result<()> {
+        const SHOWN: usize = 12;
+        for f in v.findings.iter().take(SHOWN) {
+            self.line(format!("{indent}{}:{}: {}", f.path, f.line, f.message))?;
+        }
+        if v.findings.len() > SHOWN {
+            self.line(format!("{indent}... and {} more", v.findings.len() - SHOWN))?;
+        }
+        for p in v.paths.iter().take(5) {
+            self.line(format!("{indent}{}", self.dim(p)))?;
+        }
+        if v.paths.len() > 5 {
+            self.line(format!("{indent}{}", self.dim(format!("... and {} more", v.paths.len() - 5))))?;
+        }
+        self.line(format!("{indent}fix: {}", self.bold(&v.fix)))
+    }
+}
