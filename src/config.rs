@@ -234,8 +234,14 @@ impl Config {
 fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -274,7 +280,10 @@ mod tests {
     #[test]
     fn unknown_key_names_line_column_and_allowed_keys() {
         let e = error("[commit]\ninterval = \"1m\"\ncadence = 3\n");
-        assert!(e.starts_with(".gate.toml:3:1: unknown field `cadence`"), "{e}");
+        assert!(
+            e.starts_with(".gate.toml:3:1: unknown field `cadence`"),
+            "{e}"
+        );
         assert!(e.contains("interval"), "{e}");
     }
 

@@ -35,7 +35,9 @@ pub fn report(ui: &Ui, error: &anyhow::Error) -> ExitCode {
 
 fn code_for(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
-        if cause.is::<Refused>() || matches!(cause.downcast_ref(), Some(ScaffoldError::Exists { .. })) {
+        if cause.is::<Refused>()
+            || matches!(cause.downcast_ref(), Some(ScaffoldError::Exists { .. }))
+        {
             return REFUSED;
         }
         if cause.is::<ConfigError>() || cause.is::<FeatureError>() {

@@ -52,13 +52,22 @@ pub fn resolve_feature(
         return Ok(Some((named(name)?, Origin::Argument(arg.clone()))));
     }
     if let Some(dir) = hint.env_directory.as_deref().filter(|d| !d.is_empty()) {
-        return Ok(Some((named(last_component(dir))?, Origin::Environment(dir.into()))));
+        return Ok(Some((
+            named(last_component(dir))?,
+            Origin::Environment(dir.into()),
+        )));
     }
     if let Some(dir) = specify_json_directory(repo.root()) {
-        return Ok(Some((named(last_component(&dir))?, Origin::SpecifyJson(dir))));
+        return Ok(Some((
+            named(last_component(&dir))?,
+            Origin::SpecifyJson(dir),
+        )));
     }
     match branch.and_then(feature::of_branch) {
-        Some(name) => Ok(Some((named(name)?, Origin::Branch(branch.unwrap_or_default().into())))),
+        Some(name) => Ok(Some((
+            named(name)?,
+            Origin::Branch(branch.unwrap_or_default().into()),
+        ))),
         None => Ok(None),
     }
 }
@@ -100,8 +109,12 @@ pub fn feature_facts(repo: &Repo, feature: Feature) -> Result<FeatureFacts, Fact
         let path = format!("{}/{}", feature.dir, kind.file_name());
         let bytes = match &branch {
             Some(b) => repo.read_from_branch(b, &path),
-            None => read_if_exists(&repo.root().join(&path))
-                .map_err(|source| FactsError::Read { path: path.clone(), source })?,
+            None => {
+                read_if_exists(&repo.root().join(&path)).map_err(|source| FactsError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+            }
         };
         artifacts.push(ArtifactFacts {
             kind,
@@ -153,14 +166,22 @@ fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 fn last_component(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
 }
 
 /// spec-kit records the active feature in `.specify/feature.json`.
 fn specify_json_directory(root: &Path) -> Option<String> {
     let bytes = std::fs::read(root.join(".specify/feature.json")).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    ["feature_directory", "featureDirectory", "feature_dir", "directory"]
-        .iter()
-        .find_map(|k| value.get(k)?.as_str().map(str::to_owned))
+    [
+        "feature_directory",
+        "featureDirectory",
+        "feature_dir",
+        "directory",
+    ]
+    .iter()
+    .find_map(|k| value.get(k)?.as_str().map(str::to_owned))
 }

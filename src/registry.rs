@@ -111,7 +111,10 @@ mod tests {
         assert!(reg.add(Path::new("/a")).unwrap());
         assert!(reg.add(Path::new("/b")).unwrap());
         assert!(!reg.add(Path::new("/a")).unwrap());
-        assert_eq!(reg.list().unwrap(), [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(
+            reg.list().unwrap(),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
     }
 
     #[test]
@@ -120,7 +123,10 @@ mod tests {
         let path = dir.path().join("projects.json");
         std::fs::write(&path, "{not json").unwrap();
         let reg = Registry::at(path.clone());
-        assert!(matches!(reg.add(Path::new("/a")), Err(RegistryError::Corrupt { .. })));
+        assert!(matches!(
+            reg.add(Path::new("/a")),
+            Err(RegistryError::Corrupt { .. })
+        ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
     }
 }

@@ -199,7 +199,10 @@ impl Repo {
                 changes.staged.push(path.clone());
             }
             if s.intersects(
-                Status::WT_MODIFIED | Status::WT_DELETED | Status::WT_RENAMED | Status::WT_TYPECHANGE,
+                Status::WT_MODIFIED
+                    | Status::WT_DELETED
+                    | Status::WT_RENAMED
+                    | Status::WT_TYPECHANGE,
             ) {
                 changes.unstaged.push(path.clone());
             }

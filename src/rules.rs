@@ -192,22 +192,22 @@ impl<'c> Rules<'c> {
             }
             None => {}
             Some(feature) => {
-                if !implementation.is_empty() {
-                    if let Some(missing) = feature.first_incomplete() {
-                        out.push(Violation {
-                            code: Code::ImplementationGate,
-                            subject: Subject::Paths,
-                            message: format!(
-                                "implementation files staged while {} of {} is {}",
-                                missing.kind.file_name(),
-                                feature.feature.name,
-                                state_word(missing)
-                            ),
-                            fix: fix_for(feature, missing),
-                            paths: implementation,
-                            findings: located(missing),
-                        });
-                    }
+                if !implementation.is_empty()
+                    && let Some(missing) = feature.first_incomplete()
+                {
+                    out.push(Violation {
+                        code: Code::ImplementationGate,
+                        subject: Subject::Paths,
+                        message: format!(
+                            "implementation files staged while {} of {} is {}",
+                            missing.kind.file_name(),
+                            feature.feature.name,
+                            state_word(missing)
+                        ),
+                        fix: fix_for(feature, missing),
+                        paths: implementation,
+                        findings: located(missing),
+                    });
                 }
                 out.extend(staged_order_violations(feature, staged));
             }
@@ -223,7 +223,9 @@ impl<'c> Rules<'c> {
                 specify,
             ),
             // Commits during a rebase or on a detached HEAD are history surgery, not new work.
-            Head::Detached(_) if matches!(facts.question, Question::MayCommit { .. }) => return None,
+            Head::Detached(_) if matches!(facts.question, Question::MayCommit { .. }) => {
+                return None;
+            }
             Head::Detached(id) => (
                 format!(
                     "HEAD is detached at {}: implementation happens on a feature branch",
@@ -264,8 +266,14 @@ fn no_feature(head: &Head, paths: Vec<String>) -> Violation {
     };
     Violation {
         code: Code::ImplementationGate,
-        subject: if paths.is_empty() { Subject::Artifact(ArtifactKind::Spec) } else { Subject::Paths },
-        message: format!("no feature spec for {on}: implementation needs spec, plan and tasks first"),
+        subject: if paths.is_empty() {
+            Subject::Artifact(ArtifactKind::Spec)
+        } else {
+            Subject::Paths
+        },
+        message: format!(
+            "no feature spec for {on}: implementation needs spec, plan and tasks first"
+        ),
         fix: "gate specify \"<name>\"".into(),
         paths,
         findings: Vec::new(),
@@ -273,7 +281,11 @@ fn no_feature(head: &Head, paths: Vec<String>) -> Violation {
 }
 
 fn state_word(a: &ArtifactFacts) -> &'static str {
-    if a.analysis.is_none() { "missing" } else { "incomplete" }
+    if a.analysis.is_none() {
+        "missing"
+    } else {
+        "incomplete"
+    }
 }
 
 fn located(a: &ArtifactFacts) -> Vec<Located> {
@@ -382,7 +394,7 @@ fn staged_order_violations(feature: &FeatureFacts, staged: &[String]) -> Vec<Vio
     feature
         .artifacts
         .iter()
-        .filter(|later| staged.iter().any(|p| *p == later.path))
+        .filter(|later| staged.contains(&later.path))
         .filter_map(|later| {
             let prev = feature.artifact(later.kind.previous()?);
             (!prev.is_complete()).then(|| Violation {
@@ -457,7 +469,9 @@ mod tests {
         Head::Branch("feature/001-auth".into())
     }
 
-    const CHECK: Question = Question::MayImplement { branch_matters: true };
+    const CHECK: Question = Question::MayImplement {
+        branch_matters: true,
+    };
 
     fn codes(v: &[Violation]) -> Vec<(Code, Subject)> {
         v.iter().map(|v| (v.code, v.subject)).collect()
@@ -470,7 +484,11 @@ mod tests {
 
     #[test]
     fn complete_feature_on_its_branch_passes() {
-        let f = facts(on_feature(), Some(feature([complete(), complete(), complete()])), CHECK);
+        let f = facts(
+            on_feature(),
+            Some(feature([complete(), complete(), complete()])),
+            CHECK,
+        );
         assert_eq!(eval(&f), vec![]);
     }
 
@@ -486,7 +504,11 @@ mod tests {
 
     #[test]
     fn detached_head_and_featureless_branch_fail_check() {
-        let v = eval(&facts(Head::Detached("abcdef1234567890".into()), None, CHECK));
+        let v = eval(&facts(
+            Head::Detached("abcdef1234567890".into()),
+            None,
+            CHECK,
+        ));
         assert_eq!(codes(&v), vec![(Code::FeatureBranch, Subject::Branch)]);
         assert!(v[0].message.contains("abcdef1234"));
         let v = eval(&facts(Head::Branch("experiment".into()), None, CHECK));
@@ -495,28 +517,58 @@ mod tests {
 
     #[test]
     fn each_incomplete_artifact_is_a_gate_violation_with_its_fix() {
-        let f = facts(on_feature(), Some(feature([incomplete(), None, None])), CHECK);
+        let f = facts(
+            on_feature(),
+            Some(feature([incomplete(), None, None])),
+            CHECK,
+        );
         let v = eval(&f);
         assert_eq!(
             codes(&v),
             vec![
-                (Code::ImplementationGate, Subject::Artifact(ArtifactKind::Spec)),
-                (Code::ImplementationGate, Subject::Artifact(ArtifactKind::Plan)),
-                (Code::ImplementationGate, Subject::Artifact(ArtifactKind::Tasks)),
+                (
+                    Code::ImplementationGate,
+                    Subject::Artifact(ArtifactKind::Spec)
+                ),
+                (
+                    Code::ImplementationGate,
+                    Subject::Artifact(ArtifactKind::Plan)
+                ),
+                (
+                    Code::ImplementationGate,
+                    Subject::Artifact(ArtifactKind::Tasks)
+                ),
             ]
         );
         assert_eq!(v[0].findings[0].line, 7);
-        assert!(v[0].fix.contains("resolve the findings in specs/001-auth/spec.md"));
-        assert!(v[1].fix.starts_with("complete specs/001-auth/spec.md first"), "{}", v[1].fix);
-        let f = facts(on_feature(), Some(feature([complete(), complete(), None])), CHECK);
+        assert!(
+            v[0].fix
+                .contains("resolve the findings in specs/001-auth/spec.md")
+        );
+        assert!(
+            v[1].fix
+                .starts_with("complete specs/001-auth/spec.md first"),
+            "{}",
+            v[1].fix
+        );
+        let f = facts(
+            on_feature(),
+            Some(feature([complete(), complete(), None])),
+            CHECK,
+        );
         assert_eq!(eval(&f)[0].fix, "run `gate tasks`");
     }
 
     #[test]
     fn plan_written_before_spec_complete_is_out_of_order() {
-        let f = facts(on_feature(), Some(feature([incomplete(), complete(), None])), CHECK);
+        let f = facts(
+            on_feature(),
+            Some(feature([incomplete(), complete(), None])),
+            CHECK,
+        );
         let v = eval(&f);
-        assert!(v.iter().any(|v| v.code == Code::SpecOrder && v.message == "plan.md exists while spec.md is incomplete"));
+        assert!(v.iter().any(|v| v.code == Code::SpecOrder
+            && v.message == "plan.md exists while spec.md is incomplete"));
     }
 
     #[test]
@@ -526,7 +578,10 @@ mod tests {
         ff.artifacts[1].first_commit = Some((2, "bbbb".into()));
         let v = eval(&facts(on_feature(), Some(ff.clone()), CHECK));
         assert_eq!(codes(&v), vec![(Code::SpecOrder, Subject::Order)]);
-        assert!(v[0].message.starts_with("plan.md was first committed (in bbbb) before spec.md"));
+        assert!(
+            v[0].message
+                .starts_with("plan.md was first committed (in bbbb) before spec.md")
+        );
         // Same commit is fine; tasks committed while plan never was is not.
         ff.artifacts[1].first_commit = Some((1, "aaaa".into()));
         ff.artifacts[2].first_commit = Some((0, "cccc".into()));
@@ -537,8 +592,14 @@ mod tests {
 
     #[test]
     fn explicit_feature_ignores_the_branch() {
-        let q = Question::MayImplement { branch_matters: false };
-        let f = facts(Head::Branch("main".into()), Some(feature([complete(), complete(), complete()])), q);
+        let q = Question::MayImplement {
+            branch_matters: false,
+        };
+        let f = facts(
+            Head::Branch("main".into()),
+            Some(feature([complete(), complete(), complete()])),
+            q,
+        );
         assert_eq!(eval(&f), vec![]);
     }
 
@@ -551,7 +612,10 @@ mod tests {
     #[test]
     fn commits_on_protected_branches_are_refused_except_merges() {
         let mut f = facts(Head::Branch("main".into()), None, commit(&["README.md"]));
-        assert_eq!(codes(&eval(&f)), vec![(Code::FeatureBranch, Subject::Branch)]);
+        assert_eq!(
+            codes(&eval(&f)),
+            vec![(Code::FeatureBranch, Subject::Branch)]
+        );
         f.operation = Operation::Merge;
         assert_eq!(eval(&f), vec![]);
     }
@@ -559,29 +623,53 @@ mod tests {
     #[test]
     fn implementation_paths_wait_for_the_gate_but_docs_do_not() {
         let incomplete_feature = Some(feature([complete(), incomplete(), None]));
-        let docs = facts(on_feature(), incomplete_feature.clone(), commit(&["README.md", "specs/001-auth/spec.md"]));
+        let docs = facts(
+            on_feature(),
+            incomplete_feature.clone(),
+            commit(&["README.md", "specs/001-auth/spec.md"]),
+        );
         assert_eq!(eval(&docs), vec![]);
-        let code = facts(on_feature(), incomplete_feature, commit(&["src/main.rs", "README.md"]));
+        let code = facts(
+            on_feature(),
+            incomplete_feature,
+            commit(&["src/main.rs", "README.md"]),
+        );
         let v = eval(&code);
         assert_eq!(codes(&v), vec![(Code::ImplementationGate, Subject::Paths)]);
         assert_eq!(v[0].paths, vec!["src/main.rs"]);
         assert!(v[0].message.contains("plan.md of 001-auth is incomplete"));
-        let done = facts(on_feature(), Some(feature([complete(), complete(), complete()])), commit(&["src/main.rs"]));
+        let done = facts(
+            on_feature(),
+            Some(feature([complete(), complete(), complete()])),
+            commit(&["src/main.rs"]),
+        );
         assert_eq!(eval(&done), vec![]);
     }
 
     #[test]
     fn implementation_on_a_featureless_branch_is_refused() {
-        let f = facts(Head::Branch("experiment".into()), None, commit(&["src/lib.rs"]));
+        let f = facts(
+            Head::Branch("experiment".into()),
+            None,
+            commit(&["src/lib.rs"]),
+        );
         let v = eval(&f);
         assert_eq!(codes(&v), vec![(Code::ImplementationGate, Subject::Paths)]);
-        let docs = facts(Head::Branch("experiment".into()), None, commit(&["docs/x.md"]));
+        let docs = facts(
+            Head::Branch("experiment".into()),
+            None,
+            commit(&["docs/x.md"]),
+        );
         assert_eq!(eval(&docs), vec![]);
     }
 
     #[test]
     fn staging_a_later_artifact_early_is_out_of_order() {
-        let f = facts(on_feature(), Some(feature([incomplete(), complete(), None])), commit(&["specs/001-auth/plan.md"]));
+        let f = facts(
+            on_feature(),
+            Some(feature([incomplete(), complete(), None])),
+            commit(&["specs/001-auth/plan.md"]),
+        );
         let v = eval(&f);
         assert_eq!(codes(&v), vec![(Code::SpecOrder, Subject::Order)]);
         assert_eq!(v[0].findings[0].line, 7);

@@ -64,7 +64,9 @@ pub enum Written {
     /// It existed and was left alone.
     Kept,
     /// It existed and was replaced; the old content is at `backup`.
-    Replaced { backup: PathBuf },
+    Replaced {
+        backup: PathBuf,
+    },
 }
 
 /// Creates `path` with `contents` unless it exists, in which case it is kept as is.
@@ -140,11 +142,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/plan.md");
         assert_eq!(create(&path, "one", false).unwrap(), Written::Created);
-        assert!(matches!(create(&path, "two", false), Err(ScaffoldError::Exists { .. })));
+        assert!(matches!(
+            create(&path, "two", false),
+            Err(ScaffoldError::Exists { .. })
+        ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one");
-        let Written::Replaced { backup } = create(&path, "two", true).unwrap() else { panic!() };
+        let Written::Replaced { backup } = create(&path, "two", true).unwrap() else {
+            panic!()
+        };
         assert_eq!(std::fs::read_to_string(&backup).unwrap(), "one");
-        let Written::Replaced { backup: second } = create(&path, "three", true).unwrap() else { panic!() };
+        let Written::Replaced { backup: second } = create(&path, "three", true).unwrap() else {
+            panic!()
+        };
         assert_ne!(backup, second);
         assert_eq!(std::fs::read_to_string(&second).unwrap(), "two");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "three");

@@ -39,7 +39,11 @@ impl Ui {
 
     /// A diagnostic on stderr.
     pub fn warn(&self, text: impl Display) {
-        let label = Style::new().yellow().bold().for_stderr().apply_to("warning:");
+        let label = Style::new()
+            .yellow()
+            .bold()
+            .for_stderr()
+            .apply_to("warning:");
         let _ = writeln!(std::io::stderr().lock(), "{label} {text}");
     }
 
@@ -81,7 +85,10 @@ impl Ui {
             self.line(format!("{indent}{}", self.dim(p)))?;
         }
         if v.paths.len() > 5 {
-            self.line(format!("{indent}{}", self.dim(format!("... and {} more", v.paths.len() - 5))))?;
+            self.line(format!(
+                "{indent}{}",
+                self.dim(format!("... and {} more", v.paths.len() - 5))
+            ))?;
         }
         self.line(format!("{indent}fix: {}", self.bold(&v.fix)))
     }

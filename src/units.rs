@@ -50,7 +50,11 @@ impl FromStr for HumanDuration {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("invalid duration {text:?}: write a number with a unit, e.g. \"90s\", \"30m\", \"2h\"");
+        let bad = || {
+            format!(
+                "invalid duration {text:?}: write a number with a unit, e.g. \"90s\", \"30m\", \"2h\""
+            )
+        };
         let parsed: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
         if parsed.is_negative() || parsed.is_zero() {
             return Err(format!("duration {text:?} must be greater than zero"));
@@ -103,7 +107,11 @@ impl FromStr for ByteSize {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("invalid size {text:?}: write a number with a unit, e.g. \"500KB\", \"50MB\", \"1GiB\"");
+        let bad = || {
+            format!(
+                "invalid size {text:?}: write a number with a unit, e.g. \"500KB\", \"50MB\", \"1GiB\""
+            )
+        };
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
@@ -126,7 +134,9 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
         match n {
-            n if n >= 1_000_000_000 && n % 1_000_000_000 == 0 => write!(f, "{}GB", n / 1_000_000_000),
+            n if n >= 1_000_000_000 && n % 1_000_000_000 == 0 => {
+                write!(f, "{}GB", n / 1_000_000_000)
+            }
             n if n >= 1_000_000 && n % 1_000_000 == 0 => write!(f, "{}MB", n / 1_000_000),
             n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{}MiB", n >> 20),
             n if n >= 1000 && n % 1000 == 0 => write!(f, "{}KB", n / 1000),
@@ -163,7 +173,11 @@ mod tests {
     #[test]
     fn durations() {
         for (text, secs) in [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h 30m", 5400)] {
-            assert_eq!(text.parse::<HumanDuration>().unwrap().as_secs(), secs, "{text}");
+            assert_eq!(
+                text.parse::<HumanDuration>().unwrap().as_secs(),
+                secs,
+                "{text}"
+            );
         }
         for bad in ["", "soon", "-5m", "0s", "30"] {
             assert!(bad.parse::<HumanDuration>().is_err(), "{bad}");
@@ -173,7 +187,12 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for (text, n) in [("50MB", 50_000_000), ("1MiB", 1 << 20), ("512", 512), ("2 kb", 2000)] {
+        for (text, n) in [
+            ("50MB", 50_000_000),
+            ("1MiB", 1 << 20),
+            ("512", 512),
+            ("2 kb", 2000),
+        ] {
             assert_eq!(text.parse::<ByteSize>().unwrap().0, n, "{text}");
         }
         for bad in ["", "MB", "5 parsecs", "99999999999999999999GB"] {

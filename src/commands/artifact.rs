@@ -27,7 +27,9 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
     let project = Project::open()?;
     let (repo, config) = (&project.repo, &project.config);
     let hint = Project::hint(args.feature.as_deref());
-    let question = Question::MayImplement { branch_matters: false };
+    let question = Question::MayImplement {
+        branch_matters: false,
+    };
     let (facts, _) = facts::gather(repo, config, &hint, question)?;
     let Some(feature) = &facts.feature else {
         return Err(Refused(format!(
@@ -36,24 +38,41 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
         ))
         .into());
     };
-    let previous = feature.artifact(kind.previous().expect("plan and tasks follow another artifact"));
+    let previous = feature.artifact(
+        kind.previous()
+            .expect("plan and tasks follow another artifact"),
+    );
     if !previous.is_complete() {
-        let state = if previous.analysis.is_some() { "incomplete" } else { "missing" };
+        let state = if previous.analysis.is_some() {
+            "incomplete"
+        } else {
+            "missing"
+        };
         ui.line(format!(
             "{} refused: {} needs a complete {}, and it is {state}",
             ui.fail_mark(),
             kind.file_name(),
             previous.path
         ))?;
-        let findings = previous.analysis.as_ref().map_or(&[][..], |a| &a.findings[..]);
+        let findings = previous
+            .analysis
+            .as_ref()
+            .map_or(&[][..], |a| &a.findings[..]);
         for f in findings.iter().take(12) {
             ui.line(format!("    {}:{}: {}", previous.path, f.line, f.message))?;
         }
         if findings.len() > 12 {
-            ui.line(format!("    ... and {} more (`gate check` lists them all with --json)", findings.len() - 12))?;
+            ui.line(format!(
+                "    ... and {} more (`gate check` lists them all with --json)",
+                findings.len() - 12
+            ))?;
         }
         let fix = if previous.analysis.is_some() {
-            format!("resolve the findings in {}, then run `{}`", previous.path, kind.command())
+            format!(
+                "resolve the findings in {}, then run `{}`",
+                previous.path,
+                kind.command()
+            )
         } else {
             format!("run `{}` first", previous.kind.command())
         };
@@ -75,7 +94,11 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
     );
     let written = scaffold::create(&repo.root().join(&path), &text, args.force)?;
     if let Written::Replaced { backup } = &written {
-        ui.line(format!("{} kept the old file as {}", ui.ok_mark(), backup.display()))?;
+        ui.line(format!(
+            "{} kept the old file as {}",
+            ui.ok_mark(),
+            backup.display()
+        ))?;
     }
     ui.line(format!("{} wrote {path}", ui.ok_mark()))?;
     let next = match kind {

@@ -75,7 +75,13 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     if args.json {
         ui.json(&report(&facts, origin.as_ref(), &violations))?;
     } else {
-        print_checklist(ui, &facts, origin.as_ref(), &violations, args.feature.is_none())?;
+        print_checklist(
+            ui,
+            &facts,
+            origin.as_ref(),
+            &violations,
+            args.feature.is_none(),
+        )?;
     }
     Ok(if violations.is_empty() {
         ExitCode::SUCCESS
@@ -84,11 +90,27 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report<'a>(facts: &'a Facts, origin: Option<&'a Origin>, violations: &'a [Violation]) -> Report<'a> {
+fn report<'a>(
+    facts: &'a Facts,
+    origin: Option<&'a Origin>,
+    violations: &'a [Violation],
+) -> Report<'a> {
     let head = match &facts.head {
-        Head::Branch(b) => HeadReport { state: "branch", branch: Some(b), commit: None },
-        Head::Unborn(b) => HeadReport { state: "unborn", branch: Some(b), commit: None },
-        Head::Detached(c) => HeadReport { state: "detached", branch: None, commit: Some(c) },
+        Head::Branch(b) => HeadReport {
+            state: "branch",
+            branch: Some(b),
+            commit: None,
+        },
+        Head::Unborn(b) => HeadReport {
+            state: "unborn",
+            branch: Some(b),
+            commit: None,
+        },
+        Head::Detached(c) => HeadReport {
+            state: "detached",
+            branch: None,
+            commit: Some(c),
+        },
     };
     let feature = facts.feature.as_ref().map(|f| FeatureReport {
         name: &f.feature.name,
@@ -107,7 +129,8 @@ fn report<'a>(facts: &'a Facts, origin: Option<&'a Origin>, violations: &'a [Vio
             exists: a.analysis.is_some(),
             complete: a.is_complete(),
             findings: a.analysis.as_ref().map_or(&[][..], |an| &an.findings),
-            tasks: (a.kind == ArtifactKind::Tasks).then(|| a.analysis.as_ref().map(|an| an.tasks).unwrap_or_default()),
+            tasks: (a.kind == ArtifactKind::Tasks)
+                .then(|| a.analysis.as_ref().map(|an| an.tasks).unwrap_or_default()),
         })
         .collect();
     Report {
@@ -137,21 +160,44 @@ fn print_checklist(
         Head::Unborn(b) => format!("{b} (no commits yet)"),
         Head::Detached(c) => format!("detached at {}", &c[..c.len().min(10)]),
     };
-    let branch_ok = if branch_matters { on } else { format!("{on} (not checked: --feature)") };
-    row(ui, "branch", &branch_ok, violations, |s| s == Subject::Branch)?;
+    let branch_ok = if branch_matters {
+        on
+    } else {
+        format!("{on} (not checked: --feature)")
+    };
+    row(ui, "branch", &branch_ok, violations, |s| {
+        s == Subject::Branch
+    })?;
     if let Some(feature) = &facts.feature {
         for a in &feature.artifacts {
             let ok = match (a.kind, &a.analysis) {
-                (ArtifactKind::Tasks, Some(an)) => format!("{} complete, {}/{} tasks done", a.path, an.tasks.done, an.tasks.total),
+                (ArtifactKind::Tasks, Some(an)) => format!(
+                    "{} complete, {}/{} tasks done",
+                    a.path, an.tasks.done, an.tasks.total
+                ),
                 _ => format!("{} complete", a.path),
             };
-            row(ui, a.kind.name(), &ok, violations, |s| s == Subject::Artifact(a.kind))?;
+            row(ui, a.kind.name(), &ok, violations, |s| {
+                s == Subject::Artifact(a.kind)
+            })?;
         }
-        row(ui, "order", "spec → plan → tasks", violations, |s| s == Subject::Order)?;
-    } else if violations.iter().any(|v| matches!(v.subject, Subject::Artifact(_))) {
-        row(ui, "spec", "", violations, |s| matches!(s, Subject::Artifact(_)))?;
+        row(ui, "order", "spec → plan → tasks", violations, |s| {
+            s == Subject::Order
+        })?;
+    } else if violations
+        .iter()
+        .any(|v| matches!(v.subject, Subject::Artifact(_)))
+    {
+        row(ui, "spec", "", violations, |s| {
+            matches!(s, Subject::Artifact(_))
+        })?;
     } else {
-        ui.line(format!("  {} {:<6} {}", ui.dim("-"), "spec", ui.dim("no feature to check")))?;
+        ui.line(format!(
+            "  {} {:<6} {}",
+            ui.dim("-"),
+            "spec",
+            ui.dim("no feature to check")
+        ))?;
     }
 
     if violations.is_empty() {
@@ -170,7 +216,13 @@ fn print_checklist(
 }
 
 /// One checklist line: ✓ with `ok_text`, or ✗ with each matching violation under it.
-fn row(ui: &Ui, name: &str, ok_text: &str, violations: &[Violation], matches: impl Fn(Subject) -> bool) -> std::io::Result<()> {
+fn row(
+    ui: &Ui,
+    name: &str,
+    ok_text: &str,
+    violations: &[Violation],
+    matches: impl Fn(Subject) -> bool,
+) -> std::io::Result<()> {
     let mine: Vec<&Violation> = violations.iter().filter(|v| matches(v.subject)).collect();
     if mine.is_empty() {
         return ui.line(format!("  {} {name:<6} {ok_text}", ui.ok_mark()));

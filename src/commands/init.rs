@@ -23,7 +23,8 @@ pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     // An existing config must be valid before anything is added beside it.
     let config = Config::load(root)?;
 
-    let written = scaffold::create_or_keep(&root.join(config::FILE_NAME), scaffold::DEFAULT_CONFIG)?;
+    let written =
+        scaffold::create_or_keep(&root.join(config::FILE_NAME), scaffold::DEFAULT_CONFIG)?;
     report(ui, &written, config::FILE_NAME)?;
     for kind in ArtifactKind::ALL {
         let rel = format!("{}/{}", config.spec.templates, kind.template_name());
@@ -39,15 +40,24 @@ pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             registry.path().display()
         ))?,
         Ok((_, false)) => ui.line(format!("{} already registered", ui.ok_mark()))?,
-        Err(e) => ui.warn(format!("could not register the project for `gate status --all`: {e}")),
+        Err(e) => ui.warn(format!(
+            "could not register the project for `gate status --all`: {e}"
+        )),
     }
-    if repo.git().is_path_ignored(&config.spec.dir).unwrap_or(false) {
+    if repo
+        .git()
+        .is_path_ignored(&config.spec.dir)
+        .unwrap_or(false)
+    {
         ui.warn(format!(
             "{}/ is ignored by git: specs written there would never be committed; remove it from .gitignore",
             config.spec.dir
         ));
     }
-    ui.line(format!("next: {}", ui.bold("gate specify \"<feature name>\"")))?;
+    ui.line(format!(
+        "next: {}",
+        ui.bold("gate specify \"<feature name>\"")
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,10 +47,17 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             let name_dir = feature::name_for(number, &slug);
             let branch = format!("{}{}", config.branches.feature_prefix, name_dir);
             if repo.branch_exists(&branch) {
-                return Err(Refused(format!("branch {branch} already exists; switch to it with `git switch {branch}`")).into());
+                return Err(Refused(format!(
+                    "branch {branch} already exists; switch to it with `git switch {branch}`"
+                ))
+                .into());
             }
             repo.create_and_switch(&branch)?;
-            ui.line(format!("{} switched to new branch {}", ui.ok_mark(), ui.bold(&branch)))?;
+            ui.line(format!(
+                "{} switched to new branch {}",
+                ui.ok_mark(),
+                ui.bold(&branch)
+            ))?;
             let feature = Feature {
                 number,
                 dir: format!("{spec_dir}/{name_dir}"),
@@ -63,8 +70,12 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             let branch = head.branch().unwrap_or_default().to_owned();
             let Some(name) = feature::of_branch(&branch) else {
                 return Err(Refused(match head {
-                    Head::Detached(_) => "HEAD is detached; name the feature: gate specify \"<name>\"".into(),
-                    _ => format!("branch {branch} names no feature; name one: gate specify \"<name>\""),
+                    Head::Detached(_) => {
+                        "HEAD is detached; name the feature: gate specify \"<name>\"".into()
+                    }
+                    _ => format!(
+                        "branch {branch} names no feature; name one: gate specify \"<name>\""
+                    ),
                 })
                 .into());
             };
@@ -88,11 +99,17 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     );
     let written = scaffold::create(&repo.root().join(&path), &text, args.force)?;
     if let Written::Replaced { backup } = &written {
-        ui.line(format!("{} kept the old spec as {}", ui.ok_mark(), backup.display()))?;
+        ui.line(format!(
+            "{} kept the old spec as {}",
+            ui.ok_mark(),
+            backup.display()
+        ))?;
     }
     ui.line(format!("{} wrote {path}", ui.ok_mark()))?;
     if repo.git().is_path_ignored(&path).unwrap_or(false) {
-        ui.warn(format!("{path} is ignored by git: it will never be committed; fix .gitignore"));
+        ui.warn(format!(
+            "{path} is ignored by git: it will never be committed; fix .gitignore"
+        ));
     }
     ui.line(format!(
         "next: fill in {path} (every {{{{...}}}} blank, the review checklist), then {}",

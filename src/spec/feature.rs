@@ -55,7 +55,10 @@ pub enum FeatureError {
     },
     #[error("{given:?} names no feature: expected NNN-name (e.g. 001-user-auth) or a number")]
     BadName { given: String },
-    #[error("no feature {given:?} under {spec_dir}/; features there: {}", list_or_none(known))]
+    #[error(
+        "no feature {given:?} under {spec_dir}/; features there: {}",
+        list_or_none(known)
+    )]
     NotFound {
         given: String,
         spec_dir: String,
@@ -76,7 +79,7 @@ fn list_or_none(names: &[String]) -> String {
 /// The number of an `NNN-slug` name (at least three digits, then `-`, or the end).
 pub fn number_of(name: &str) -> Option<u32> {
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
-    if digits < 3 || digits > 9 {
+    if !(3..=9).contains(&digits) {
         return None;
     }
     match name.as_bytes().get(digits) {
@@ -139,7 +142,10 @@ pub fn locate(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<Featur
             exists: true,
         });
     }
-    let same: Vec<&String> = entries.iter().filter(|e| number_of(e) == Some(number)).collect();
+    let same: Vec<&String> = entries
+        .iter()
+        .filter(|e| number_of(e) == Some(number))
+        .collect();
     match same.as_slice() {
         [] if wanted.len() > 3 => Ok(Feature {
             name: wanted.into(),
@@ -150,7 +156,11 @@ pub fn locate(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<Featur
         [] => Err(FeatureError::NotFound {
             given: wanted.into(),
             spec_dir: spec_dir.into(),
-            known: entries.iter().filter(|e| number_of(e).is_some()).cloned().collect(),
+            known: entries
+                .iter()
+                .filter(|e| number_of(e).is_some())
+                .cloned()
+                .collect(),
         }),
         // check_unique above leaves at most one.
         [one, ..] => Ok(Feature {
@@ -211,8 +221,14 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(slugify("User auth").unwrap(), "user-auth");
-        assert_eq!(slugify("  Add: OAuth2 / SSO login!! ").unwrap(), "add-oauth2-sso-login");
-        assert_eq!(slugify("one two three four five six").unwrap(), "one-two-three-four-five");
+        assert_eq!(
+            slugify("  Add: OAuth2 / SSO login!! ").unwrap(),
+            "add-oauth2-sso-login"
+        );
+        assert_eq!(
+            slugify("one two three four five six").unwrap(),
+            "one-two-three-four-five"
+        );
         assert_eq!(slugify("über café").unwrap(), "ber-caf");
         assert!(slugify("../;$()").is_err());
         assert!(slugify("日本").is_err());
@@ -221,7 +237,10 @@ mod tests {
     #[test]
     fn next_number_counts_dirs_and_branches() {
         assert_eq!(next_number([]), 1);
-        assert_eq!(next_number(["001-a", "main", "feature/004-b", "README.md"]), 5);
+        assert_eq!(
+            next_number(["001-a", "main", "feature/004-b", "README.md"]),
+            5
+        );
         assert_eq!(name_for(5, "x"), "005-x");
         assert_eq!(name_for(1000, "x"), "1000-x");
     }
@@ -229,15 +248,27 @@ mod tests {
     #[test]
     fn locate_prefers_exact_then_unique_number() {
         let e = names(&["001-auth", "002-billing", "notes"]);
-        assert_eq!(locate("specs", "001-auth", &e).unwrap().dir, "specs/001-auth");
+        assert_eq!(
+            locate("specs", "001-auth", &e).unwrap().dir,
+            "specs/001-auth"
+        );
         let by_number = locate("specs", "002", &e).unwrap();
-        assert_eq!((by_number.name.as_str(), by_number.exists), ("002-billing", true));
+        assert_eq!(
+            (by_number.name.as_str(), by_number.exists),
+            ("002-billing", true)
+        );
         let shared = locate("specs", "002-billing-fix", &e).unwrap();
         assert_eq!(shared.name, "002-billing");
         let missing = locate("specs", "003-new", &e).unwrap();
         assert!(!missing.exists);
-        assert!(matches!(locate("specs", "009", &e), Err(FeatureError::NotFound { .. })));
-        assert!(matches!(locate("specs", "auth", &e), Err(FeatureError::BadName { .. })));
+        assert!(matches!(
+            locate("specs", "009", &e),
+            Err(FeatureError::NotFound { .. })
+        ));
+        assert!(matches!(
+            locate("specs", "auth", &e),
+            Err(FeatureError::BadName { .. })
+        ));
     }
 
     #[test]

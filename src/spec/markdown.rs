@@ -63,7 +63,11 @@ pub fn analyse(kind: ArtifactKind, bytes: &[u8]) -> Analysis {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
             return Analysis {
                 findings: vec![Finding {
                     line,
@@ -171,7 +175,9 @@ impl<'a> Checker<'a> {
                 self.mark_body();
                 self.code_depth += 1;
             }
-            Event::End(TagEnd::CodeBlock | TagEnd::MetadataBlock(_)) => self.code_depth = self.code_depth.saturating_sub(1),
+            Event::End(TagEnd::CodeBlock | TagEnd::MetadataBlock(_)) => {
+                self.code_depth = self.code_depth.saturating_sub(1)
+            }
             _ if self.code_depth > 0 => {}
             Event::Start(Tag::Heading { level, .. }) => {
                 self.flush();
@@ -184,7 +190,9 @@ impl<'a> Checker<'a> {
                 }
             }
             Event::Start(Tag::Emphasis) => self.emphasis_depth += 1,
-            Event::End(TagEnd::Emphasis) => self.emphasis_depth = self.emphasis_depth.saturating_sub(1),
+            Event::End(TagEnd::Emphasis) => {
+                self.emphasis_depth = self.emphasis_depth.saturating_sub(1)
+            }
             Event::Start(Tag::Item) => {
                 self.flush();
                 self.item = Some((self.line_of(range.start), None));
@@ -231,10 +239,11 @@ impl<'a> Checker<'a> {
             if !text.trim().is_empty() {
                 self.mark_body();
             }
-            if self.emphasis_depth > 0 && text.trim_start().starts_with("GATE") {
-                if let Some(section) = self.sections.last_mut().filter(|s| s.in_lead) {
-                    section.gate = true;
-                }
+            if self.emphasis_depth > 0
+                && text.trim_start().starts_with("GATE")
+                && let Some(section) = self.sections.last_mut().filter(|s| s.in_lead)
+            {
+                section.gate = true;
             }
             self.item_text(text);
         }
@@ -266,7 +275,9 @@ impl<'a> Checker<'a> {
         if let Some(first) = self.task_ids.get(&id) {
             self.findings.push(Finding {
                 line,
-                message: format!("duplicate task ID {id} (first used at line {first}); renumber one of them"),
+                message: format!(
+                    "duplicate task ID {id} (first used at line {first}); renumber one of them"
+                ),
             });
         } else {
             self.task_ids.insert(id, line);
@@ -335,11 +346,17 @@ impl<'a> Checker<'a> {
     }
 
     fn close_section(&mut self) {
-        if let Some(s) = self.sections.pop() {
-            if s.mandatory && !s.has_body {
+        if let Some(s) = self.sections.pop()
+            && s.mandatory
+            && !s.has_body
+        {
+            {
                 self.findings.push(Finding {
                     line: s.line,
-                    message: format!("the mandatory section \"{}\" is empty: write its content", s.title),
+                    message: format!(
+                        "the mandatory section \"{}\" is empty: write its content",
+                        s.title
+                    ),
                 });
             }
         }
@@ -351,7 +368,10 @@ fn task_id(text: &str) -> Option<String> {
     let t = text.trim_start();
     let digits = t.strip_prefix('T')?;
     let n = digits.bytes().take_while(u8::is_ascii_digit).count();
-    let boundary = digits[n..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+    let boundary = digits[n..]
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_alphanumeric());
     (n >= 3 && boundary).then(|| t[..1 + n].to_owned())
 }
 
@@ -375,7 +395,9 @@ fn placeholders(run: &str, strictness: Strictness) -> Vec<(usize, &str)> {
     }
     for (i, _) in run.match_indices('[') {
         let rest = &run[i + 1..];
-        let Some(end) = rest.find([']', '[']) else { continue };
+        let Some(end) = rest.find([']', '[']) else {
+            continue;
+        };
         if rest.as_bytes()[end] != b']' || end > 200 {
             continue;
         }
@@ -414,7 +436,11 @@ fn is_bracket_placeholder(inner: &str) -> bool {
 
 fn placeholder_message(token: &str) -> String {
     let shown: String = token.chars().take(80).collect();
-    let shown = if shown.len() < token.len() { format!("{shown}…") } else { shown };
+    let shown = if shown.len() < token.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    };
     if token.starts_with("[NEEDS CLARIFICATION") {
         format!("open question {shown}: answer it in the text and remove the marker")
     } else {
@@ -459,7 +485,10 @@ mod tests {
                     Input: $ARGUMENTS\n\n- FR-001: must auth via [NEEDS CLARIFICATION: which method?]\n\nDate: [DATE]\n";
         assert_eq!(lines(ArtifactKind::Spec, text), vec![1, 3, 3, 5, 7, 9]);
         let f = findings(ArtifactKind::Spec, text);
-        assert!(f[4].1.starts_with("open question [NEEDS CLARIFICATION: which method?]"));
+        assert!(
+            f[4].1
+                .starts_with("open question [NEEDS CLARIFICATION: which method?]")
+        );
     }
 
     #[test]
@@ -499,7 +528,10 @@ mod tests {
 
     #[test]
     fn tasks_need_ids_and_unique_ones() {
-        assert_eq!(lines(ArtifactKind::Tasks, "# Tasks\n\n- [ ] write code\n"), vec![1]);
+        assert_eq!(
+            lines(ArtifactKind::Tasks, "# Tasks\n\n- [ ] write code\n"),
+            vec![1]
+        );
         let text = "- [ ] T001 a\n- [x] T002 b\n- [ ] T001 c\n";
         let a = analyse(ArtifactKind::Tasks, text.as_bytes());
         assert_eq!(a.tasks, TaskCount { done: 1, total: 3 });
@@ -519,10 +551,26 @@ mod tests {
 
     #[test]
     fn bracket_rules() {
-        for yes in ["FEATURE NAME", "DATE", "###-feature-name", "NEEDS CLARIFICATION: x", "TODO"] {
+        for yes in [
+            "FEATURE NAME",
+            "DATE",
+            "###-feature-name",
+            "NEEDS CLARIFICATION: x",
+            "TODO",
+        ] {
             assert!(is_bracket_placeholder(yes), "{yes}");
         }
-        for no in ["P", "US1", "T001", "FR-001", "x", "X", "Brief title", "e.g. 3", "NEEDS CLARIFICATION"] {
+        for no in [
+            "P",
+            "US1",
+            "T001",
+            "FR-001",
+            "x",
+            "X",
+            "Brief title",
+            "e.g. 3",
+            "NEEDS CLARIFICATION",
+        ] {
             assert!(!is_bracket_placeholder(no), "{no}");
         }
     }
@@ -535,8 +583,20 @@ mod tests {
         let bad = analyse(ArtifactKind::Plan, b"ok\n\xff\xfe");
         assert_eq!(bad.findings[0].line, 2);
         let huge = vec![b'a'; MAX_ARTIFACT_BYTES + 1];
-        assert!(analyse(ArtifactKind::Plan, &huge).findings[0].message.contains("limit"));
-        for odd in ["[", "{{", "[NEEDS CLARIFICATION", "# [", "- [ ]", "* *GATE*\n- [ ] x", "```\n[DATE]"] {
+        assert!(
+            analyse(ArtifactKind::Plan, &huge).findings[0]
+                .message
+                .contains("limit")
+        );
+        for odd in [
+            "[",
+            "{{",
+            "[NEEDS CLARIFICATION",
+            "# [",
+            "- [ ]",
+            "* *GATE*\n- [ ] x",
+            "```\n[DATE]",
+        ] {
             analyse(ArtifactKind::Tasks, odd.as_bytes());
         }
     }

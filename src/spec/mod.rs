@@ -17,7 +17,8 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 3] = [ArtifactKind::Spec, ArtifactKind::Plan, ArtifactKind::Tasks];
+    pub const ALL: [ArtifactKind; 3] =
+        [ArtifactKind::Spec, ArtifactKind::Plan, ArtifactKind::Tasks];
 
     pub fn file_name(self) -> &'static str {
         match self {
