@@ -20,6 +20,7 @@ pub struct Config {
     pub tags: Tags,
     pub spec: Spec,
     pub agent: Agent,
+    pub hooks: Hooks,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +70,20 @@ pub struct Agent {
     pub orchestrator: String,
     /// Minimum time between two nudges for the same rule and pane.
     pub nudge_cooldown: HumanDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hooks {
+    /// The pre-push hook refuses pushes to a protected branch on the remote, unless the commit
+    /// pushed is a finished feature (tagged stable, or merged by `gate finish`).
+    pub protect_push: bool,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self { protect_push: true }
+    }
 }
 
 impl Default for Branches {

@@ -81,8 +81,10 @@ pub fn gather(
 ) -> Result<(Facts, Option<Origin>), FactsError> {
     let head = repo.head()?;
     let resolved = resolve_feature(repo, config, hint, head.branch())?;
+    // History is for `gate check`; the commit hook judges the staged change, not the past.
+    let with_history = matches!(question, Question::MayImplement { .. });
     let (feature, origin) = match resolved {
-        Some((f, o)) => (Some(feature_facts(repo, f)?), Some(o)),
+        Some((f, o)) => (Some(feature_facts(repo, f, with_history)?), Some(o)),
         None => (None, None),
     };
     let facts = Facts {
@@ -96,14 +98,22 @@ pub fn gather(
 
 /// Reads and checks the three artifacts of `feature`. When its directory is not in this
 /// working tree, reads them from the feature's own branch if one exists.
-pub fn feature_facts(repo: &Repo, feature: Feature) -> Result<FeatureFacts, FactsError> {
+pub fn feature_facts(
+    repo: &Repo,
+    feature: Feature,
+    with_history: bool,
+) -> Result<FeatureFacts, FactsError> {
     let branch = if feature.exists {
         None
     } else {
         branch_of(repo, &feature.name)?
     };
     let names: Vec<&str> = ArtifactKind::ALL.iter().map(|k| k.file_name()).collect();
-    let history = repo.first_commits(branch.as_deref(), &feature.dir, &names, HISTORY_LIMIT)?;
+    let history = if with_history {
+        repo.first_commits(branch.as_deref(), &feature.dir, &names, HISTORY_LIMIT)?
+    } else {
+        vec![None; names.len()]
+    };
     let mut artifacts = Vec::with_capacity(3);
     for (kind, first_commit) in ArtifactKind::ALL.into_iter().zip(history) {
         let path = format!("{}/{}", feature.dir, kind.file_name());

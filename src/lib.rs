@@ -4,7 +4,9 @@
 //! the only part that talks to a terminal.
 
 pub mod config;
+pub mod events;
 pub mod facts;
+pub mod hooks;
 pub mod registry;
 pub mod repo;
 pub mod rules;

@@ -113,6 +113,21 @@ impl Repo {
         Ok(Repo { git, root })
     }
 
+    /// The repository git is running a hook for: honours `GIT_DIR` and `GIT_WORK_TREE`.
+    pub fn from_env() -> Result<Repo, RepoError> {
+        let git = Repository::open_from_env().map_err(|_| RepoError::NotARepo {
+            path: std::env::current_dir().unwrap_or_default(),
+        })?;
+        let root = git
+            .workdir()
+            .ok_or_else(|| RepoError::Bare {
+                path: git.path().to_owned(),
+            })?
+            .components()
+            .collect();
+        Ok(Repo { git, root })
+    }
+
     /// The working tree's top directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -214,12 +229,17 @@ impl Repo {
     }
 
     /// Paths staged for the next commit: the index against HEAD's tree (everything, when unborn).
-    pub fn staged_paths(&self) -> Result<Vec<String>, RepoError> {
+    /// `index_file` is git's `GIT_INDEX_FILE`: `git commit -a` and `git commit <paths>` stage
+    /// into a temporary index, and that, not `.git/index`, is what will be committed.
+    pub fn staged_paths(&self, index_file: Option<&Path>) -> Result<Vec<String>, RepoError> {
         let head_tree = match self.git.head() {
             Ok(h) => Some(h.peel_to_tree().map_err(git("read HEAD's tree"))?),
             Err(_) => None,
         };
-        let index = self.git.index().map_err(git("read the index"))?;
+        let index = match index_file {
+            Some(path) => git2::Index::open(path).map_err(git(format!("read the index {}", path.display())))?,
+            None => self.git.index().map_err(git("read the index"))?,
+        };
         let diff = self
             .git
             .diff_tree_to_index(head_tree.as_ref(), Some(&index), None)
@@ -276,6 +296,27 @@ impl Repo {
         self.git
             .set_head(&refname)
             .map_err(git(format!("switch to {name}")))
+    }
+
+    /// Whether `commit` is the target of a tag whose name matches `is_wanted`.
+    pub fn is_tagged(&self, commit: &str, is_wanted: impl Fn(&str) -> bool) -> bool {
+        let Ok(oid) = Oid::from_str(commit) else {
+            return false;
+        };
+        let Ok(refs) = self.git.references_glob("refs/tags/*") else {
+            return false;
+        };
+        refs.flatten().any(|r| {
+            r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")).is_some_and(&is_wanted)
+                && r.peel_to_commit().is_ok_and(|c| c.id() == oid)
+        })
+    }
+
+    /// The full message of `commit`, if it exists here.
+    pub fn commit_message(&self, commit: &str) -> Option<String> {
+        let oid = Oid::from_str(commit).ok()?;
+        let c = self.git.find_commit(oid).ok()?;
+        Some(String::from_utf8_lossy(c.message_bytes()).into_owned())
     }
 
     /// The blob at `path` in the tip of `branch`, for reading a feature from another branch.

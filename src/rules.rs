@@ -217,7 +217,10 @@ impl<'c> Rules<'c> {
 
     fn branch_violation(&self, facts: &Facts, staged: &[String]) -> Option<Violation> {
         let specify = "gate specify \"<name>\"".to_string();
+        let committing = matches!(facts.question, Question::MayCommit { .. });
         let (message, fix) = match &facts.head {
+            // The root commit creates the protected branch; there is nothing to protect yet.
+            Head::Unborn(_) if committing => return None,
             Head::Branch(b) | Head::Unborn(b) if self.config.is_protected(b) => (
                 format!("{b} is protected: work happens on a feature branch"),
                 specify,
@@ -235,7 +238,7 @@ impl<'c> Rules<'c> {
             ),
             Head::Branch(b) | Head::Unborn(b) if facts.feature.is_none() => {
                 // Not protected but names no feature: only a problem for implementation.
-                if matches!(facts.question, Question::MayCommit { .. }) {
+                if committing {
                     return None;
                 }
                 (
@@ -618,6 +621,8 @@ mod tests {
         );
         f.operation = Operation::Merge;
         assert_eq!(eval(&f), vec![]);
+        let root = facts(Head::Unborn("main".into()), None, commit(&["README.md"]));
+        assert_eq!(eval(&root), vec![], "the root commit creates main");
     }
 
     #[test]

@@ -43,6 +43,11 @@ target = "auto"
 orchestrator = "orchestrator:0"
 # Minimum time between two nudges for the same rule and pane.
 nudge_cooldown = "10m"
+
+[hooks]
+# pre-push refuses pushing a protected branch, unless the pushed commit is a finished
+# feature (a stable tag, or a `gate finish` merge).
+protect_push = true
 "#;
 
 #[derive(Debug, thiserror::Error)]

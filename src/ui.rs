@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use crate::cli::Color;
 
-pub struct Ui;
+/// Where results go: stdout normally; stderr inside git hooks, where git shows it to the user.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    to_stderr: bool,
+}
 
 impl Ui {
     pub fn new(choice: Color) -> Ui {
@@ -21,12 +25,21 @@ impl Ui {
         };
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(color && !no_color && console::colors_enabled_stderr());
-        Ui
+        Ui { to_stderr: false }
+    }
+
+    /// The same Ui, writing its lines to stderr.
+    pub fn on_stderr(self) -> Ui {
+        Ui { to_stderr: true }
     }
 
     /// One line of result on stdout.
     pub fn line(&self, text: impl Display) -> std::io::Result<()> {
-        writeln!(std::io::stdout().lock(), "{text}")
+        if self.to_stderr {
+            writeln!(std::io::stderr().lock(), "{text}")
+        } else {
+            writeln!(std::io::stdout().lock(), "{text}")
+        }
     }
 
     /// A value as pretty JSON on stdout.

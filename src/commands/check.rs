@@ -235,7 +235,7 @@ fn row(
             ui.code(format!("[{}]", v.code.as_str())),
             v.message
         ))?;
-        ui.details(v, "           ")?;
+        ui.details(v, "           ", 12)?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use gate::config::{self, Config};
+use gate::hooks::install::Action;
 use gate::registry::Registry;
 use gate::repo::Repo;
 use gate::scaffold::{self, Written};
@@ -11,12 +12,17 @@ use gate::spec::{ArtifactKind, templates};
 
 use crate::ui::Ui;
 
-/// Set up this repository: write .gate.toml and the spec-kit templates where absent, and
-/// register the project for `gate status --all`. Safe to run again: existing files are kept.
+/// Set up this repository: write .gate.toml and the spec-kit templates where absent, install
+/// the git hooks, and register the project for `gate status --all`. Safe to run again:
+/// existing files are kept.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Do not install the git hooks
+    #[arg(long)]
+    pub no_hooks: bool,
+}
 
-pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let repo = Repo::discover(&cwd)?;
     let root = repo.root();
@@ -32,6 +38,16 @@ pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         report(ui, &written, &rel)?;
     }
 
+    if !args.no_hooks {
+        let installed = super::hooks::install_into(&repo, false)?;
+        let changed = installed.iter().filter(|(_, a)| *a != Action::Unchanged).count();
+        ui.line(format!(
+            "{} git hooks: {} installed or updated, {} already current (`gate hooks status`)",
+            ui.ok_mark(),
+            changed,
+            installed.len() - changed
+        ))?;
+    }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
         Ok((registry, true)) => ui.line(format!(
             "{} registered {} in {}",

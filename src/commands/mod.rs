@@ -3,7 +3,10 @@
 mod artifact;
 mod check;
 mod config;
+mod hook;
+mod hooks;
 mod init;
+mod log;
 mod specify;
 
 use std::process::ExitCode;
@@ -20,6 +23,9 @@ pub enum Command {
     Tasks(artifact::Args),
     Check(check::Args),
     Config(config::Args),
+    Hooks(hooks::Args),
+    Hook(hook::Args),
+    Log(log::Args),
 }
 
 pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -30,5 +36,8 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Tasks(args) => artifact::run(gate::spec::ArtifactKind::Tasks, &args, ui),
         Command::Check(args) => check::run(&args, ui),
         Command::Config(args) => config::run(&args, ui),
+        Command::Hooks(args) => hooks::run(&args, ui),
+        Command::Hook(args) => hook::run(&args, ui),
+        Command::Log(args) => log::run(&args, ui),
     }
 }
