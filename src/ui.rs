@@ -85,22 +85,23 @@ impl Ui {
         Style::new().cyan().apply_to(text).to_string()
     }
 
-    /// Findings, paths and the fix of `v`, each on its own line.
-    pub fn details(&self, v: &Violation, indent: &str) -> std::io::Result<()> {
-        const SHOWN: usize = 12;
-        for f in v.findings.iter().take(SHOWN) {
-            self.line(format!("{indent}{}:{}: {}", f.path, f.line, f.message))?;
-        }
-        if v.findings.len() > SHOWN {
-            self.line(format!("{indent}... and {} more", v.findings.len() - SHOWN))?;
-        }
-        for p in v.paths.iter().take(5) {
+    /// The offending paths, up to `max_findings` findings, and the fix of `v`, a line each.
+    pub fn details(&self, v: &Violation, indent: &str, max_findings: usize) -> std::io::Result<()> {
+        const PATHS: usize = 5;
+        for p in v.paths.iter().take(PATHS) {
             self.line(format!("{indent}{}", self.dim(p)))?;
         }
-        if v.paths.len() > 5 {
+        if v.paths.len() > PATHS {
+            let more = format!("... and {} more", v.paths.len() - PATHS);
+            self.line(format!("{indent}{}", self.dim(more)))?;
+        }
+        for f in v.findings.iter().take(max_findings) {
+            self.line(format!("{indent}{}:{}: {}", f.path, f.line, f.message))?;
+        }
+        if v.findings.len() > max_findings {
             self.line(format!(
-                "{indent}{}",
-                self.dim(format!("... and {} more", v.paths.len() - 5))
+                "{indent}... and {} more findings (`gate check` lists them)",
+                v.findings.len() - max_findings
             ))?;
         }
         self.line(format!("{indent}fix: {}", self.bold(&v.fix)))
