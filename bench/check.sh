@@ -19,6 +19,7 @@ export XDG_STATE_HOME="$work/state" NO_COLOR=1
 repo="$work/repo"
 mkdir -p "$repo" && cd "$repo"
 git init -q -b main
+git config gc.auto 0; git config maintenance.auto false
 # 10k files in 100 directories.
 python3 - "$files" <<'PY'
 import os, sys
