@@ -237,7 +237,8 @@ impl Repo {
             Err(_) => None,
         };
         let index = match index_file {
-            Some(path) => git2::Index::open(path).map_err(git(format!("read the index {}", path.display())))?,
+            Some(path) => git2::Index::open(path)
+                .map_err(git(format!("read the index {}", path.display())))?,
             None => self.git.index().map_err(git("read the index"))?,
         };
         let diff = self
@@ -307,7 +308,10 @@ impl Repo {
             return false;
         };
         refs.flatten().any(|r| {
-            r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")).is_some_and(&is_wanted)
+            r.name()
+                .ok()
+                .and_then(|n| n.strip_prefix("refs/tags/"))
+                .is_some_and(&is_wanted)
                 && r.peel_to_commit().is_ok_and(|c| c.id() == oid)
         })
     }

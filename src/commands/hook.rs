@@ -40,7 +40,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         _ => {
             // A post- hook cannot undo anything; failing it would only confuse the agent.
             if let Err(e) = record(args) {
-                ui.warn(format!("gate {}: could not record the event: {e:#}", hook_name(args.name)));
+                ui.warn(format!(
+                    "gate {}: could not record the event: {e:#}",
+                    hook_name(args.name)
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -79,7 +82,11 @@ fn blocking(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             ui.warn(format!("could not record the event: {e:#}"));
         }
     }
-    let what = if args.name == HookName::PreCommit { "commit" } else { "push" };
+    let what = if args.name == HookName::PreCommit {
+        "commit"
+    } else {
+        "push"
+    };
     if skip {
         let codes: Vec<&str> = violations.iter().map(|v| v.code.as_str()).collect();
         ui.warn(format!(
@@ -91,7 +98,12 @@ fn blocking(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     ui.line(format!("{} {what} refused", ui.bold("gate:")))?;
     for v in &violations {
-        ui.line(format!("  {} {} {}", ui.fail_mark(), ui.code(format!("[{}]", v.code.as_str())), v.message))?;
+        ui.line(format!(
+            "  {} {} {}",
+            ui.fail_mark(),
+            ui.code(format!("[{}]", v.code.as_str())),
+            v.message
+        ))?;
         ui.details(v, "      ", 3)?;
     }
     Ok(ExitCode::from(crate::exit::REFUSED))
@@ -117,7 +129,10 @@ fn record(args: &Args) -> anyhow::Result<()> {
                 return Ok(());
             }
             let mut e = Event::now("checkout");
-            e.detail = format!("from {}", short(args.args.first().map_or("", String::as_str)));
+            e.detail = format!(
+                "from {}",
+                short(args.args.first().map_or("", String::as_str))
+            );
             e
         }
         HookName::PostCommit => {

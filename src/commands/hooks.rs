@@ -62,7 +62,7 @@ pub fn install_into(repo: &Repo, force: bool) -> anyhow::Result<Vec<(String, Act
     Ok(install::install(&dir, &current_exe()?, force)?)
 }
 
-fn current_exe() -> anyhow::Result<PathBuf> {
+pub fn current_exe() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the gate binary's own path")?;
     Ok(exe.canonicalize().unwrap_or(exe))
 }
@@ -93,7 +93,11 @@ fn status(ui: &Ui, dir: &HooksDir, json: bool) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         ui.line(format!("hooks in {}{via}", dir.dir.display()))?;
         for h in &hooks {
-            let mark = if h.state == "current" { ui.ok_mark() } else { ui.fail_mark() };
+            let mark = if h.state == "current" {
+                ui.ok_mark()
+            } else {
+                ui.fail_mark()
+            };
             let mut text = format!("{mark} {:<14} {}", h.hook, h.state);
             if let Some(r) = &h.reason {
                 text.push_str(&format!(" ({r})"));
@@ -107,7 +111,11 @@ fn status(ui: &Ui, dir: &HooksDir, json: bool) -> anyhow::Result<ExitCode> {
             ui.line(format!("fix: {}", ui.bold("gate hooks install")))?;
         }
     }
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::REFUSED) })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::REFUSED)
+    })
 }
 
 fn describe(action: &Action) -> String {
@@ -115,8 +123,13 @@ fn describe(action: &Action) -> String {
         Action::Installed => "installed".into(),
         Action::Unchanged => "already current".into(),
         Action::Updated => "updated".into(),
-        Action::Chained => "installed; the existing hook was kept as .pre-gate and runs first".into(),
-        Action::Replaced { backup } => format!("installed; the foreign hook was saved as {}", backup.display()),
+        Action::Chained => {
+            "installed; the existing hook was kept as .pre-gate and runs first".into()
+        }
+        Action::Replaced { backup } => format!(
+            "installed; the foreign hook was saved as {}",
+            backup.display()
+        ),
         Action::Removed => "removed".into(),
         Action::Restored => "removed; the earlier hook is back".into(),
         Action::LeftAlone => "not gate's; left alone".into(),

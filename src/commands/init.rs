@@ -20,6 +20,10 @@ pub struct Args {
     /// Do not install the git hooks
     #[arg(long)]
     pub no_hooks: bool,
+    /// Also install a PreToolUse guard for Claude Code (.claude/settings.json) and Codex
+    /// (.codex/hooks.json) that refuses `--no-verify`, `GATE_SKIP` and hook removal
+    #[arg(long)]
+    pub agent_hooks: bool,
 }
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -40,13 +44,29 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
 
     if !args.no_hooks {
         let installed = super::hooks::install_into(&repo, false)?;
-        let changed = installed.iter().filter(|(_, a)| *a != Action::Unchanged).count();
+        let changed = installed
+            .iter()
+            .filter(|(_, a)| *a != Action::Unchanged)
+            .count();
         ui.line(format!(
             "{} git hooks: {} installed or updated, {} already current (`gate hooks status`)",
             ui.ok_mark(),
             changed,
             installed.len() - changed
         ))?;
+    }
+    if args.agent_hooks {
+        let command = format!("{} guard", super::hooks::current_exe()?.display());
+        for file in [".claude/settings.json", ".codex/hooks.json"] {
+            let added = gate::hooks::guard::add_pre_tool_use(&root.join(file), &command)?;
+            let verb = if added {
+                "added the PreToolUse guard to"
+            } else {
+                "guard already in"
+            };
+            ui.line(format!("{} {verb} {file}", ui.ok_mark()))?;
+        }
+        ui.line("  (Codex reads .codex/hooks.json only with `[features] codex_hooks = true` in its config.toml)")?;
     }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
         Ok((registry, true)) => ui.line(format!(

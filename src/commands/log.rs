@@ -23,7 +23,12 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let log = EventLog::in_dir(&project.repo.state_dir());
     let (events, bad) = log.read()?;
     for b in &bad {
-        ui.warn(format!("{}:{}: skipped an unreadable line ({})", log.path().display(), b.line, b.error));
+        ui.warn(format!(
+            "{}:{}: skipped an unreadable line ({})",
+            log.path().display(),
+            b.line,
+            b.error
+        ));
     }
     let skip = args.limit.map_or(0, |n| events.len().saturating_sub(n));
     for e in &events[skip..] {

@@ -3,6 +3,7 @@
 mod artifact;
 mod check;
 mod config;
+mod guard;
 mod hook;
 mod hooks;
 mod init;
@@ -26,6 +27,7 @@ pub enum Command {
     Hooks(hooks::Args),
     Hook(hook::Args),
     Log(log::Args),
+    Guard(guard::Args),
 }
 
 pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -39,5 +41,6 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args, ui),
         Command::Hook(args) => hook::run(&args, ui),
         Command::Log(args) => log::run(&args, ui),
+        Command::Guard(args) => guard::run(&args, ui),
     }
 }

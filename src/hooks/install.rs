@@ -55,7 +55,9 @@ pub enum Action {
     /// The previous hook was kept as `<hook>.pre-gate` and runs first.
     Chained,
     /// With --force: the foreign hook was saved to `backup` and is no longer run.
-    Replaced { backup: PathBuf },
+    Replaced {
+        backup: PathBuf,
+    },
     Removed,
     /// gate's shim was removed and the earlier hook put back.
     Restored,
@@ -64,7 +66,11 @@ pub enum Action {
     NothingToDo,
 }
 
-pub fn install(dir: &HooksDir, gate: &Path, force: bool) -> Result<Vec<(String, Action)>, InstallError> {
+pub fn install(
+    dir: &HooksDir,
+    gate: &Path,
+    force: bool,
+) -> Result<Vec<(String, Action)>, InstallError> {
     if let (Some(manager), Some(hooks_path)) = (dir.manager, &dir.hooks_path) {
         return Err(InstallError::Managed {
             hooks_path: hooks_path.clone(),
@@ -180,14 +186,21 @@ pub fn status(dir: &HooksDir, gate: &Path) -> Vec<HookStatus> {
 
 fn stale_reason(info: &super::ShimInfo, gate: &Path) -> Option<String> {
     if info.version != SHIM_VERSION {
-        return Some(format!("shim version {} (current is {SHIM_VERSION})", info.version));
+        return Some(format!(
+            "shim version {} (current is {SHIM_VERSION})",
+            info.version
+        ));
     }
     let recorded = Path::new(&info.binary);
     if !recorded.exists() {
         return Some(format!("gate was moved: {} no longer exists", info.binary));
     }
     if recorded != gate {
-        return Some(format!("points at {} (this gate is {})", info.binary, gate.display()));
+        return Some(format!(
+            "points at {} (this gate is {})",
+            info.binary,
+            gate.display()
+        ));
     }
     None
 }
@@ -235,7 +248,11 @@ mod tests {
     fn install_chains_and_uninstall_restores_bytes_and_mode() {
         let tmp = tempfile::tempdir().unwrap();
         let d = dir(tmp.path());
-        write_hook(&tmp.path().join("pre-commit"), "#!/bin/sh\necho mine\n", 0o750);
+        write_hook(
+            &tmp.path().join("pre-commit"),
+            "#!/bin/sh\necho mine\n",
+            0o750,
+        );
         let gate = Path::new("/usr/bin/gate");
         let done = install(&d, gate, false).unwrap();
         assert_eq!(done[0], ("pre-commit".into(), Action::Chained));
@@ -247,8 +264,14 @@ mod tests {
         assert_eq!(undone[0].1, Action::Restored);
         assert_eq!(undone[1].1, Action::Removed);
         let p = tmp.path().join("pre-commit");
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "#!/bin/sh\necho mine\n");
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o750);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "#!/bin/sh\necho mine\n"
+        );
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o750
+        );
         assert!(!tmp.path().join("pre-push").exists());
     }
 
@@ -260,11 +283,19 @@ mod tests {
         write_hook(&tmp.path().join("pre-commit"), "first", 0o755);
         install(&d, gate, false).unwrap();
         write_hook(&tmp.path().join("pre-commit"), "second", 0o755);
-        assert!(matches!(install(&d, gate, false), Err(InstallError::Occupied { .. })));
+        assert!(matches!(
+            install(&d, gate, false),
+            Err(InstallError::Occupied { .. })
+        ));
         let done = install(&d, gate, true).unwrap();
-        let Action::Replaced { backup } = &done[0].1 else { panic!("{done:?}") };
+        let Action::Replaced { backup } = &done[0].1 else {
+            panic!("{done:?}")
+        };
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "second");
-        assert_eq!(std::fs::read_to_string(tmp.path().join("pre-commit.pre-gate")).unwrap(), "first");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("pre-commit.pre-gate")).unwrap(),
+            "first"
+        );
     }
 
     #[test]

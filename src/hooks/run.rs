@@ -59,7 +59,12 @@ pub fn parse_push_input(input: &str) -> Vec<PushedRef> {
 
 /// The pre-push verdict: a protected branch on the remote only moves to a finished feature
 /// (a commit carrying a stable tag, or a `gate finish` merge) and is never deleted.
-pub fn pre_push(repo: &Repo, config: &Config, remote: &str, pushed: &[PushedRef]) -> Vec<Violation> {
+pub fn pre_push(
+    repo: &Repo,
+    config: &Config,
+    remote: &str,
+    pushed: &[PushedRef],
+) -> Vec<Violation> {
     if !config.hooks.protect_push {
         return Vec::new();
     }
@@ -100,7 +105,9 @@ pub fn pre_push(repo: &Repo, config: &Config, remote: &str, pushed: &[PushedRef]
 /// Whether a tag name fits the configured stable-tag format.
 fn tag_matcher(format: &str) -> impl Fn(&str) -> bool {
     let pattern = format.replace("{feature}", "*").replace("{date}", "*");
-    let glob = globset::Glob::new(&pattern).map(|g| g.compile_matcher()).ok();
+    let glob = globset::Glob::new(&pattern)
+        .map(|g| g.compile_matcher())
+        .ok();
     move |name| glob.as_ref().is_some_and(|g| g.is_match(name))
 }
 

@@ -1,0 +1,220 @@
+//! The agent-side guard: a PreToolUse hook for Claude Code (`.claude/settings.json`) and Codex
+//! (`.codex/hooks.json`) that refuses shell commands which would slip past gate's git hooks.
+//! `--no-verify` cannot be seen by a git hook; it can be seen here, before it runs.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// Why `command` must not run, or `None` when it may.
+pub fn verdict(command: &str) -> Option<String> {
+    let words: Vec<&str> = command
+        .split(|c: char| c.is_whitespace() || ";&|()`".contains(c))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let reason = if words.contains(&"--no-verify") {
+        "`--no-verify` skips gate's git hooks"
+    } else if command.contains("GATE_SKIP") {
+        "GATE_SKIP bypasses gate's rules; it is for people, not agents"
+    } else if command.contains("core.hooksPath") || command.contains("core.hookspath") {
+        "changing core.hooksPath disconnects gate's git hooks"
+    } else if words
+        .windows(3)
+        .any(|w| w[0] == "hooks" && w[1] == "uninstall")
+        || words
+            .windows(2)
+            .any(|w| w[0] == "hooks" && w[1] == "uninstall")
+    {
+        "removing gate's hooks is for people, not agents"
+    } else if commits_with_short_no_verify(&words) {
+        "`git commit -n` is `--no-verify`: it skips gate's git hooks"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "gate refuses this command: {reason}. Fix what the hook reports instead: run `gate check` \
+         and follow its fix (for example `gate specify \"<name>\"` for a new feature branch)."
+    ))
+}
+
+/// `git commit -n`, `git commit -an -m x`: a short-flag cluster holding `n`, before any `--`.
+fn commits_with_short_no_verify(words: &[&str]) -> bool {
+    words.windows(2).enumerate().any(|(i, w)| {
+        w[0] == "git"
+            && w[1] == "commit"
+            && words[i + 2..]
+                .iter()
+                .take_while(|a| **a != "--" && **a != "git")
+                .scan(false, |after_m, a| {
+                    // The word after -m/-F is the message or file, not flags.
+                    let skip = *after_m;
+                    *after_m = a.starts_with('-')
+                        && !a.starts_with("--")
+                        && (a.ends_with('m') || a.ends_with('F'));
+                    Some((skip, *a))
+                })
+                .any(|(skip, a)| {
+                    !skip && a.starts_with('-') && !a.starts_with("--") && a[1..].contains('n')
+                })
+    })
+}
+
+/// The tool's hook input (JSON on stdin) to the shell command it is about to run.
+pub fn command_of(input: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(input).ok()?;
+    v.get("tool_input")?
+        .get("command")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{} is not valid JSON ({source}); fix or move it, then run `gate init --agent-hooks` again", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{} has an unexpected shape: {what}; add the PreToolUse hook by hand", path.display())]
+    Shape {
+        path: std::path::PathBuf,
+        what: &'static str,
+    },
+    #[error("cannot write {}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Adds a `PreToolUse` / `Bash` hook running `command` to the settings file at `path`
+/// (Claude Code and Codex share this shape), keeping everything else. Returns false when an
+/// identical hook is already there.
+pub fn add_pre_tool_use(path: &Path, command: &str) -> Result<bool, SettingsError> {
+    let mut root: Value = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Invalid {
+            path: path.into(),
+            source,
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(source) => {
+            return Err(SettingsError::Io {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    let shape = |what| SettingsError::Shape {
+        path: path.into(),
+        what,
+    };
+    let hooks = root
+        .as_object_mut()
+        .ok_or_else(|| shape("the top level is not an object"))?
+        .entry("hooks")
+        .or_insert_with(|| json!({}));
+    let pre = hooks
+        .as_object_mut()
+        .ok_or_else(|| shape("\"hooks\" is not an object"))?
+        .entry("PreToolUse")
+        .or_insert_with(|| json!([]));
+    let list = pre
+        .as_array_mut()
+        .ok_or_else(|| shape("\"PreToolUse\" is not a list"))?;
+    let present = list.iter().any(|m| {
+        m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
+            hs.iter()
+                .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
+        })
+    });
+    if present {
+        return Ok(false);
+    }
+    list.push(json!({
+        "matcher": "Bash",
+        "hooks": [ { "type": "command", "command": command } ]
+    }));
+    let mut text = serde_json::to_string_pretty(&root).expect("JSON values serialise");
+    text.push('\n');
+    write_atomically(path, &text).map_err(|source| SettingsError::Io {
+        path: path.into(),
+        source,
+    })?;
+    Ok(true)
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bypasses_are_refused() {
+        for bad in [
+            "git commit --no-verify -m x",
+            "git push --no-verify",
+            "GATE_SKIP=1 git commit -m wip",
+            "git commit -n -m x",
+            "cd src && git commit -anm 'x'",
+            "git -c core.hooksPath=/dev/null commit -m x",
+            "gate hooks uninstall",
+        ] {
+            assert!(verdict(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ordinary_commands_pass() {
+        for ok in [
+            "git commit -m 'no verify needed'",
+            "git commit -m -n",
+            "git status",
+            "cargo test -- --nocapture",
+            "grep -n foo src/lib.rs",
+            "git commit -am 'fix n+1 query'",
+        ] {
+            assert_eq!(verdict(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn reads_the_command_from_hook_input() {
+        let input = r#"{"tool_name":"Bash","tool_input":{"command":"git commit --no-verify"}}"#;
+        assert_eq!(command_of(input).as_deref(), Some("git commit --no-verify"));
+        assert_eq!(command_of("not json"), None);
+    }
+
+    #[test]
+    fn settings_are_merged_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".claude/settings.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, r#"{"model":"x","hooks":{"Stop":[]}}"#).unwrap();
+        assert!(add_pre_tool_use(&path, "/bin/gate guard").unwrap());
+        assert!(!add_pre_tool_use(&path, "/bin/gate guard").unwrap());
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["model"], "x");
+        assert!(v["hooks"]["Stop"].is_array());
+        assert_eq!(
+            v["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+            "/bin/gate guard"
+        );
+        std::fs::write(&path, "{oops").unwrap();
+        assert!(matches!(
+            add_pre_tool_use(&path, "g"),
+            Err(SettingsError::Invalid { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{oops");
+    }
+}
