@@ -54,9 +54,9 @@ pub struct Tags {
 #[serde(default, deny_unknown_fields)]
 pub struct Spec {
     /// Where feature directories (`NNN-slug/`) live, relative to the repository root.
-    pub dir: String,
+    pub dir: RepoPath,
     /// Where the team's editable templates live, relative to the repository root.
-    pub templates: String,
+    pub templates: RepoPath,
     /// Paths that count as implementation: committed only once spec, plan and tasks are done.
     pub implementation: Vec<GlobPattern>,
 }
@@ -116,8 +116,8 @@ impl Default for Tags {
 impl Default for Spec {
     fn default() -> Self {
         Self {
-            dir: "specs".into(),
-            templates: "spec-kit/templates".into(),
+            dir: RepoPath("specs".into()),
+            templates: RepoPath("spec-kit/templates".into()),
             implementation: vec![GlobPattern("src/**".into())],
         }
     }
@@ -152,6 +152,51 @@ impl<'de> Deserialize<'de> for GlobPattern {
                 ))
             })?;
         Ok(GlobPattern(text))
+    }
+}
+
+/// A directory inside the repository: relative, without `..`. A committed config must never
+/// point gate at files outside the repository it came with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct RepoPath(pub String);
+
+impl std::ops::Deref for RepoPath {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RepoPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<Path> for RepoPath {
+    fn as_ref(&self) -> &Path {
+        Path::new(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RepoPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let inside = !text.trim().is_empty()
+            && Path::new(&text).components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            });
+        if !inside {
+            return Err(serde::de::Error::custom(format!(
+                "{text:?} must be a directory inside the repository, relative to its root and \
+                 without \"..\", e.g. \"specs\""
+            )));
+        }
+        Ok(RepoPath(text.trim_end_matches('/').to_owned()))
     }
 }
 
@@ -321,6 +366,18 @@ mod tests {
         let e = error("[commit]\ninterval = \"soon\"\n");
         assert!(e.starts_with(".gate.toml:2:12:"), "{e}");
         assert!(e.contains("30m"), "{e}");
+    }
+
+    #[test]
+    fn spec_paths_stay_inside_the_repository() {
+        for bad in ["../outside", "/tmp/specs", "a/../../b", ""] {
+            let e = error(&format!("[spec]\ndir = {bad:?}\n"));
+            assert!(e.starts_with(".gate.toml:2:7:"), "{e}");
+        }
+        assert_eq!(
+            &*parse("[spec]\ndir = \"docs/specs/\"\n").unwrap().spec.dir,
+            "docs/specs"
+        );
     }
 
     #[test]

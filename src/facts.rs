@@ -9,7 +9,7 @@ use crate::repo::{Repo, RepoError};
 use crate::rules::{ArtifactFacts, Facts, FeatureFacts, Question};
 use crate::spec::ArtifactKind;
 use crate::spec::feature::{self, Feature, FeatureError, Origin};
-use crate::spec::markdown;
+use crate::spec::markdown::{self, Analysis, Finding, TaskCount};
 
 /// How far back the history-order check looks on the first-parent line.
 const HISTORY_LIMIT: usize = 10_000;
@@ -49,7 +49,15 @@ pub fn resolve_feature(
     let named = |name: &str| feature::locate(spec_dir, name, &entries);
     if let Some(arg) = &hint.argument {
         let name = last_component(arg);
-        return Ok(Some((named(name)?, Origin::Argument(arg.clone()))));
+        let found = match named(name) {
+            Ok(f) if f.exists => f,
+            // Not in this working tree: the feature may live only on its own branch.
+            Ok(_) | Err(FeatureError::NotFound { .. }) => {
+                on_branch(repo, config, spec_dir, name, &entries)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        return Ok(Some((found, Origin::Argument(arg.clone()))));
     }
     if let Some(dir) = hint.env_directory.as_deref().filter(|d| !d.is_empty()) {
         return Ok(Some((
@@ -63,7 +71,8 @@ pub fn resolve_feature(
             Origin::SpecifyJson(dir),
         )));
     }
-    match branch.and_then(feature::of_branch) {
+    let prefix = &config.branches.feature_prefix;
+    match branch.and_then(|b| feature::of_branch_with(b, prefix)) {
         Some(name) => Ok(Some((
             named(name)?,
             Origin::Branch(branch.unwrap_or_default().into()),
@@ -117,10 +126,12 @@ pub fn feature_facts(
     let mut artifacts = Vec::with_capacity(3);
     for (kind, first_commit) in ArtifactKind::ALL.into_iter().zip(history) {
         let path = format!("{}/{}", feature.dir, kind.file_name());
-        let bytes = match &branch {
-            Some(b) => repo.read_from_branch(b, &path),
+        let analysis = match &branch {
+            Some(b) => repo
+                .read_from_branch(b, &path)
+                .map(|bytes| markdown::analyse(kind, &bytes)),
             None => {
-                read_if_exists(&repo.root().join(&path)).map_err(|source| FactsError::Read {
+                analyse_file(kind, &repo.root().join(&path)).map_err(|source| FactsError::Read {
                     path: path.clone(),
                     source,
                 })?
@@ -128,7 +139,7 @@ pub fn feature_facts(
         };
         artifacts.push(ArtifactFacts {
             kind,
-            analysis: bytes.map(|b| markdown::analyse(kind, &b)),
+            analysis,
             path,
             first_commit,
         });
@@ -144,6 +155,50 @@ fn branch_of(repo: &Repo, feature: &str) -> Result<Option<String>, FactsError> {
         .find(|b| feature::of_branch(b) == Some(feature)))
 }
 
+/// An explicitly named feature that is not in this working tree: the one local branch that
+/// names it (by full name or by number), or a clear error listing what exists.
+fn on_branch(
+    repo: &Repo,
+    config: &Config,
+    spec_dir: &str,
+    wanted: &str,
+    entries: &[String],
+) -> Result<Feature, FactsError> {
+    let prefix = &config.branches.feature_prefix;
+    let branch_features: Vec<String> = repo
+        .local_branches()?
+        .iter()
+        .filter_map(|b| feature::of_branch_with(b, prefix).map(str::to_owned))
+        .collect();
+    let number = feature::number_of(wanted);
+    let matching = branch_features.iter().find(|f| {
+        *f == wanted
+            || (wanted.len() <= 9
+                && number.is_some()
+                && feature::number_of(f) == number
+                && !wanted.contains('-'))
+    });
+    match matching {
+        Some(name) => Ok(Feature {
+            name: name.clone(),
+            number: feature::number_of(name).unwrap_or_default(),
+            dir: format!("{spec_dir}/{name}"),
+            exists: false,
+        }),
+        None => {
+            let mut known: Vec<String> = entries.iter().chain(&branch_features).cloned().collect();
+            known.sort();
+            known.dedup();
+            Err(FeatureError::NotFound {
+                given: wanted.into(),
+                spec_dir: spec_dir.into(),
+                known,
+            }
+            .into())
+        }
+    }
+}
+
 /// Names in the spec directory that look like features (`NNN-...` directories).
 pub fn spec_entries(repo: &Repo, config: &Config) -> Result<Vec<String>, FactsError> {
     let dir = repo.root().join(&config.spec.dir);
@@ -152,7 +207,7 @@ pub fn spec_entries(repo: &Repo, config: &Config) -> Result<Vec<String>, FactsEr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
             return Err(FactsError::Read {
-                path: config.spec.dir.clone(),
+                path: config.spec.dir.to_string(),
                 source,
             });
         }
@@ -167,12 +222,32 @@ pub fn spec_entries(repo: &Repo, config: &Config) -> Result<Vec<String>, FactsEr
     Ok(names)
 }
 
-fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+/// Checks the artifact at `path`; `None` when it does not exist. Never blocks or loads an
+/// unbounded file: a FIFO or device is a finding, and at most one byte over the limit is read.
+fn analyse_file(kind: ArtifactKind, path: &Path) -> std::io::Result<Option<Analysis>> {
+    use std::io::Read;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_file() {
+        return Ok(Some(Analysis {
+            findings: vec![Finding {
+                line: 1,
+                message: "not a regular file (a directory, FIFO or device); replace it with a markdown file".into(),
+            }],
+            tasks: TaskCount::default(),
+        }));
     }
+    if meta.len() > markdown::MAX_ARTIFACT_BYTES as u64 {
+        return Ok(Some(markdown::too_large(meta.len())));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(markdown::MAX_ARTIFACT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(Some(markdown::analyse(kind, &bytes)))
 }
 
 fn last_component(path: &str) -> &str {

@@ -24,8 +24,15 @@ pub enum RegistryError {
 }
 
 /// gate's per-user state directory.
+/// `$XDG_STATE_HOME/gate` wherever it is set; else the platform's state directory (or local
+/// data directory, on systems without one, such as macOS).
 pub fn user_state_dir() -> Result<PathBuf, RegistryError> {
-    dirs::state_dir()
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(dirs::state_dir)
+        .or_else(dirs::data_local_dir)
         .map(|d| d.join("gate"))
         .ok_or(RegistryError::NoStateDir)
 }

@@ -35,19 +35,22 @@ impl Ui {
 
     /// One line of result on stdout.
     pub fn line(&self, text: impl Display) -> std::io::Result<()> {
-        if self.to_stderr {
+        let written = if self.to_stderr {
             writeln!(std::io::stderr().lock(), "{text}")
         } else {
             writeln!(std::io::stdout().lock(), "{text}")
-        }
+        };
+        quiet_on_closed_pipe(written)
     }
 
     /// A value as pretty JSON on stdout.
     pub fn json(&self, value: &impl Serialize) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         // serde_json wraps write errors; unwrap them so a closed pipe is seen as one.
-        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
-        writeln!(out)
+        let written = serde_json::to_writer_pretty(&mut out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out));
+        quiet_on_closed_pipe(written)
     }
 
     /// A diagnostic on stderr.
@@ -105,5 +108,14 @@ impl Ui {
             ))?;
         }
         self.line(format!("{indent}fix: {}", self.bold(&v.fix)))
+    }
+}
+
+/// A reader that went away (`gate check | head -1`) is not an error worth reporting, and must
+/// not change the command's verdict: the command carries on and exits with its own code.
+fn quiet_on_closed_pipe(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }

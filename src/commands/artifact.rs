@@ -38,6 +38,19 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
         ))
         .into());
     };
+    let on_its_branch = facts
+        .head
+        .branch()
+        .and_then(|b| gate::spec::feature::of_branch_with(b, &config.branches.feature_prefix))
+        == Some(feature.feature.name.as_str());
+    if !feature.feature.exists && !on_its_branch {
+        let branch = format!("{}{}", config.branches.feature_prefix, feature.feature.name);
+        return Err(Refused(format!(
+            "{} is not in this working tree (it lives on its branch); switch to it first: git switch {branch}",
+            feature.feature.dir
+        ))
+        .into());
+    }
     let previous = feature.artifact(
         kind.previous()
             .expect("plan and tasks follow another artifact"),
@@ -83,10 +96,15 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
     let path = format!("{}/{}", feature.feature.dir, kind.file_name());
     let template = templates::load(repo.root(), &config.spec.templates, kind)?;
     let number = format!("{:03}", feature.feature.number);
+    let spec_path = repo.root().join(&feature.artifact(ArtifactKind::Spec).path);
+    let title = std::fs::read_to_string(spec_path)
+        .ok()
+        .and_then(|s| templates::title_of(&s))
+        .unwrap_or_else(|| feature.feature.name.clone());
     let text = templates::render(
         &template.text,
         &templates::Vars {
-            feature: &feature.feature.name,
+            feature: &title,
             branch: facts.head.branch().unwrap_or_default(),
             date: &today(),
             number: &number,

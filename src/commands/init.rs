@@ -80,11 +80,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             "could not register the project for `gate status --all`: {e}"
         )),
     }
-    if repo
-        .git()
-        .is_path_ignored(&config.spec.dir)
-        .unwrap_or(false)
-    {
+    if repo.would_ignore(&config.spec.dir) {
         ui.warn(format!(
             "{}/ is ignored by git: specs written there would never be committed; remove it from .gitignore",
             config.spec.dir

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cli;
+
 use git2::{Oid, Repository, RepositoryState, Status, StatusOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,18 @@ pub enum Operation {
 impl Operation {
     pub fn in_progress(self) -> bool {
         self != Operation::None
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::None => "nothing",
+            Operation::Merge => "merge",
+            Operation::Rebase => "rebase",
+            Operation::CherryPick => "cherry-pick",
+            Operation::Revert => "revert",
+            Operation::Bisect => "bisect",
+            Operation::ApplyMailbox => "am (patch application)",
+        }
     }
 }
 
@@ -277,6 +291,38 @@ impl Repo {
         self.git
             .find_reference(&format!("refs/heads/{name}"))
             .is_ok()
+    }
+
+    /// An existing branch that would stop `name` from being created: git stores branches as
+    /// files, so `feature` blocks `feature/x` and `feature/x` blocks `feature`.
+    pub fn blocking_branch(&self, name: &str) -> Option<String> {
+        let mut prefix = String::new();
+        for part in name.split('/') {
+            if !prefix.is_empty() {
+                if self.branch_exists(&prefix) {
+                    return Some(prefix);
+                }
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+        }
+        self.local_branches()
+            .ok()?
+            .into_iter()
+            .find(|b| b.starts_with(&format!("{name}/")))
+    }
+
+    /// Whether git would ignore a file at `path` (repo-relative), honouring every ignore
+    /// source; a directory pattern like `specs/` counts for the files under it.
+    pub fn would_ignore(&self, path: &str) -> bool {
+        let dir = path.trim_end_matches('/');
+        [
+            path.to_owned(),
+            format!("{dir}/"),
+            format!("{dir}/000-probe/spec.md"),
+        ]
+        .iter()
+        .any(|p| self.git.is_path_ignored(p).unwrap_or(false))
     }
 
     /// Creates `name` at HEAD and points HEAD at it, like `git switch -c`. The new branch is

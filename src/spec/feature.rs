@@ -95,7 +95,21 @@ pub fn of_branch(branch: &str) -> Option<&str> {
     (number_of(last).is_some() && last.len() > 4).then_some(last)
 }
 
-/// `"User auth: v2!"` -> `user-auth-v2`: lowercase ASCII words joined by `-`, at most five.
+/// The feature a branch names, knowing the configured prefix: `feat-001-auth` with prefix
+/// `feat-` names `001-auth`; otherwise as [`of_branch`].
+pub fn of_branch_with<'b>(branch: &'b str, prefix: &str) -> Option<&'b str> {
+    branch
+        .strip_prefix(prefix)
+        .filter(|_| !prefix.is_empty())
+        .filter(|rest| number_of(rest).is_some() && rest.len() > 4)
+        .or_else(|| of_branch(branch))
+}
+
+/// Longest slug: keeps branch names and directory names well under file name limits.
+const MAX_SLUG: usize = 48;
+
+/// `"User auth: v2!"` -> `user-auth-v2`: lowercase ASCII words joined by `-`, at most five,
+/// at most 48 characters (non-ASCII letters are dropped, not transliterated).
 pub fn slugify(name: &str) -> Result<String, FeatureError> {
     let lowered = name.to_lowercase();
     let words: Vec<&str> = lowered
@@ -106,7 +120,21 @@ pub fn slugify(name: &str) -> Result<String, FeatureError> {
     if words.is_empty() {
         return Err(FeatureError::EmptySlug { given: name.into() });
     }
-    Ok(words.join("-"))
+    let mut slug = String::new();
+    for word in words {
+        let sep = usize::from(!slug.is_empty());
+        if slug.len() + sep + word.len() > MAX_SLUG {
+            if slug.is_empty() {
+                slug.push_str(&word[..MAX_SLUG]);
+            }
+            break;
+        }
+        if sep == 1 {
+            slug.push('-');
+        }
+        slug.push_str(word);
+    }
+    Ok(slug)
 }
 
 /// One more than the highest number among feature directories and branches.
@@ -232,6 +260,22 @@ mod tests {
         assert_eq!(slugify("über café").unwrap(), "ber-caf");
         assert!(slugify("../;$()").is_err());
         assert!(slugify("日本").is_err());
+        assert_eq!(slugify(&"x".repeat(300)).unwrap().len(), MAX_SLUG);
+        assert_eq!(
+            slugify(&"abcdefghij ".repeat(6)).unwrap(),
+            "abcdefghij-abcdefghij-abcdefghij-abcdefghij"
+        );
+    }
+
+    #[test]
+    fn prefixes_without_a_slash_still_name_features() {
+        assert_eq!(of_branch_with("feat-001-auth", "feat-"), Some("001-auth"));
+        assert_eq!(
+            of_branch_with("feature/001-auth", "feat-"),
+            Some("001-auth")
+        );
+        assert_eq!(of_branch_with("feat-x", "feat-"), None);
+        assert_eq!(of_branch_with("001-auth", ""), Some("001-auth"));
     }
 
     #[test]

@@ -51,11 +51,7 @@ pub fn analyse(kind: ArtifactKind, bytes: &[u8]) -> Analysis {
         tasks: TaskCount::default(),
     };
     if bytes.len() > MAX_ARTIFACT_BYTES {
-        return at_top(format!(
-            "the file is {} bytes, over the {} byte limit for an artifact; split or shorten it",
-            bytes.len(),
-            MAX_ARTIFACT_BYTES
-        ));
+        return too_large(bytes.len() as u64);
     }
     if bytes.contains(&0) {
         return at_top("the file is binary (contains NUL bytes); write it as markdown text".into());
@@ -84,6 +80,19 @@ pub fn analyse(kind: ArtifactKind, bytes: &[u8]) -> Analysis {
         ));
     }
     Checker::new(text, kind).run()
+}
+
+/// The finding for an artifact of `len` bytes, over [`MAX_ARTIFACT_BYTES`].
+pub fn too_large(len: u64) -> Analysis {
+    Analysis {
+        findings: vec![Finding {
+            line: 1,
+            message: format!(
+                "the file is {len} bytes, over the {MAX_ARTIFACT_BYTES} byte limit for an artifact; split or shorten it"
+            ),
+        }],
+        tasks: TaskCount::default(),
+    }
 }
 
 struct Section {

@@ -25,20 +25,46 @@ pub struct Template {
     pub path: Option<PathBuf>,
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the template {}: {reason}; fix the file or delete it to use gate's built-in template", path.display())]
+pub struct TemplateError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// The repository's template when it has one, else the built-in.
-pub fn load(root: &Path, templates_dir: &str, kind: ArtifactKind) -> std::io::Result<Template> {
+pub fn load(
+    root: &Path,
+    templates_dir: &str,
+    kind: ArtifactKind,
+) -> Result<Template, TemplateError> {
     let path = root.join(templates_dir).join(kind.template_name());
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Template {
-            text,
-            path: Some(path),
-        }),
+    let fail = |reason: String| TemplateError {
+        path: path.clone(),
+        reason,
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(Template {
+                text,
+                path: Some(path.clone()),
+            }),
+            Err(_) => Err(fail("it is not valid UTF-8".into())),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Template {
             text: builtin(kind).to_owned(),
             path: None,
         }),
-        Err(e) => Err(e),
+        Err(e) => Err(fail(e.to_string())),
     }
+}
+
+/// The feature's title as its spec names it: the first heading, after any "...: " label
+/// ("# Feature Specification: User auth" gives "User auth").
+pub fn title_of(spec: &str) -> Option<String> {
+    let heading = spec.lines().find_map(|l| l.strip_prefix("# "))?;
+    let title = heading.split_once(": ").map_or(heading, |(_, t)| t).trim();
+    (!title.is_empty()).then(|| title.to_owned())
 }
 
 /// The values gate fills in when it writes a new artifact.
@@ -66,6 +92,16 @@ pub fn render(template: &str, vars: &Vars<'_>) -> String {
 mod tests {
     use super::*;
     use crate::spec::markdown::analyse;
+
+    #[test]
+    fn titles_come_from_the_first_heading() {
+        assert_eq!(
+            title_of("<!-- x -->\n# Feature Specification: User auth\n").as_deref(),
+            Some("User auth")
+        );
+        assert_eq!(title_of("# Login\n").as_deref(), Some("Login"));
+        assert_eq!(title_of("no heading"), None);
+    }
 
     #[test]
     fn rendered_templates_are_incomplete_until_filled() {

@@ -208,7 +208,7 @@ fn plan_with_feature_argument_from_another_branch() {
 }
 
 #[test]
-#[ignore = "bug: `gate plan --feature X` from main, with X's spec only on its branch, writes plan.md into main's tree; check then says spec.md is missing + spec-order"]
+
 fn plan_for_a_feature_that_lives_on_another_branch_is_not_split_off_onto_this_one() {
     let env = specified();
     env.fill(SPEC);

@@ -203,7 +203,7 @@ fn init_warns_when_the_spec_dir_is_ignored_by_name() {
 }
 
 #[test]
-#[ignore = "bug: `gate init` does not warn for a `specs/` (directory) pattern in .gitignore when specs/ does not exist yet"]
+
 fn init_warns_when_the_spec_dir_is_ignored_as_a_directory() {
     for pattern in ["specs/", "/specs/", "specs/*"] {
         let env = TestEnv::new();

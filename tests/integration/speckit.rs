@@ -255,7 +255,7 @@ fn spec_kit_feature_checked_from_another_branch() {
 }
 
 #[test]
-#[ignore = "bug: `--feature NNN` (number only) does not find a feature whose directory exists only on its branch; `--feature NNN-name` does"]
+
 fn spec_kit_feature_checked_by_number_from_another_branch() {
     let env = photo_albums();
     env.git(&["switch", "-q", "main"]);

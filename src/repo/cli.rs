@@ -1,0 +1,72 @@
+//! The git command line, for the few things libgit2 gets wrong or makes slow (ignore rules for
+//! paths that do not exist yet, staging with git's own lock and `add -A` semantics).
+//!
+//! Reads run with `GIT_OPTIONAL_LOCKS=0` so they never take a lock that would make the agent's
+//! own git command fail; no call ever runs hooks or touches the network.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot run git (is it installed and on PATH?)")]
+    Spawn(#[source] std::io::Error),
+    #[error("`git {args}` failed: {stderr}")]
+    Failed { args: String, stderr: String },
+}
+
+/// `git -C root <args>`, with gate's environment; stdin as given.
+pub fn git<I, S>(root: &Path, args: I, stdin: Option<&[u8]>) -> Result<Output, CliError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::io::Write;
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(root)
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(CliError::Spawn)?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input).map_err(CliError::Spawn)?;
+    }
+    child.wait_with_output().map_err(CliError::Spawn)
+}
+
+/// Like [`git`], but a non-zero exit is an error carrying git's message.
+pub fn git_ok<I, S>(root: &Path, args: I, stdin: Option<&[u8]>) -> Result<Output, CliError>
+where
+    I: IntoIterator<Item = S> + Clone,
+    S: AsRef<OsStr>,
+{
+    let out = git(root, args.clone(), stdin)?;
+    if out.status.success() {
+        return Ok(out);
+    }
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    Err(CliError::Failed {
+        args: args.join(" "),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    })
+}
+
+/// Whether git would ignore `path`, even when it does not exist yet (`check-ignore
+/// --no-index`); libgit2 misses directory patterns such as `specs/` for absent directories.
+pub fn is_ignored(root: &Path, path: &str) -> bool {
+    git(root, ["check-ignore", "-q", "--no-index", "--", path], None)
+        .is_ok_and(|o| o.status.success())
+}
