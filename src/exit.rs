@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use gate::config::ConfigError;
 use gate::facts::FactsError;
+use gate::hooks::install::InstallError;
 use gate::repo::RepoError;
 use gate::scaffold::ScaffoldError;
 use gate::spec::feature::FeatureError;
@@ -35,7 +36,12 @@ pub fn report(ui: &Ui, error: &anyhow::Error) -> ExitCode {
 
 fn code_for(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        let install_refused = matches!(
+            cause.downcast_ref(),
+            Some(InstallError::Managed { .. } | InstallError::Occupied { .. })
+        );
         if cause.is::<Refused>()
+            || install_refused
             || matches!(cause.downcast_ref(), Some(ScaffoldError::Exists { .. }))
         {
             return REFUSED;

@@ -179,6 +179,16 @@ impl TestEnv {
             .expect("run git (is it installed?)")
     }
 
+    /// Runs git in `dir` with the repository's hooks active (gate's shims included), with
+    /// extra environment variables; returns whatever happened.
+    pub fn git_hooked(&self, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = self.std_command("git", dir);
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        cmd.args(args).output().expect("run git (is it installed?)")
+    }
+
     /// The current branch (`git branch --show-current`; empty when detached).
     pub fn branch(&self) -> String {
         self.git(&["branch", "--show-current"])
@@ -325,6 +335,21 @@ impl TestEnv {
         );
         lines[line - 1] = text.to_owned();
         self.write(rel, &(lines.join("\n") + "\n"));
+    }
+
+    /// On a feature branch whose spec.md gate already wrote: fills it in, then plan and tasks
+    /// each written by gate and filled in. Returns the feature directory.
+    #[track_caller]
+    pub fn complete_feature_on_branch(&self) -> String {
+        let branch = self.branch();
+        let feature = branch.rsplit('/').next().expect("a branch name").to_owned();
+        let dir = format!("specs/{feature}");
+        self.fill(&format!("{dir}/spec.md"));
+        assert_exit(&self.gate(&["plan"]), 0);
+        self.fill(&format!("{dir}/plan.md"));
+        assert_exit(&self.gate(&["tasks"]), 0);
+        self.fill(&format!("{dir}/tasks.md"));
+        dir
     }
 
     /// `gate specify NAME`, then spec, plan and tasks each written by gate and filled in.

@@ -3,13 +3,13 @@
 //! Every test builds its own [`env::TestEnv`] (own HOME, XDG dirs, git identity and clock), so
 //! tests run in parallel and never see the developer's configuration.
 //!
-//! Tests marked `#[ignore = "bug: ..."]` assert the behaviour the spec (issue 2) asks for and
-//! currently fail; run them with `cargo test --test integration -- --ignored`.
+//! Regression tests for bugs are named after the behaviour they pin.
 
 mod artifact;
 mod check;
 mod config;
 mod env;
+mod hooks;
 mod init;
 mod json;
 mod specify;
