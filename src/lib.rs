@@ -11,5 +11,6 @@ pub mod registry;
 pub mod repo;
 pub mod rules;
 pub mod scaffold;
+pub mod snapshot;
 pub mod spec;
 pub mod units;

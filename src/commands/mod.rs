@@ -8,6 +8,7 @@ mod hook;
 mod hooks;
 mod init;
 mod log;
+mod snapshot;
 mod specify;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ pub enum Command {
     Hook(hook::Args),
     Log(log::Args),
     Guard(guard::Args),
+    Snapshot(snapshot::Args),
 }
 
 pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -42,5 +44,6 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Hook(args) => hook::run(&args, ui),
         Command::Log(args) => log::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
+        Command::Snapshot(args) => snapshot::run(&args, ui),
     }
 }

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 pub mod cli;
+pub mod commit;
+pub mod status;
 
 use git2::{Oid, Repository, RepositoryState, Status, StatusOptions};
 

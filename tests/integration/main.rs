@@ -12,5 +12,6 @@ mod env;
 mod hooks;
 mod init;
 mod json;
+mod snapshot;
 mod specify;
 mod speckit;

@@ -1,0 +1,136 @@
+//! `gate snapshot`: one auto-commit now, through the same code path and safety rules as the
+//! watcher.
+
+use std::process::ExitCode;
+
+use gate::events::{Event, EventLog};
+use gate::snapshot::{self, Options, Outcome, Report};
+
+use crate::project::Project;
+use crate::ui::Ui;
+
+/// Commit the work now, as the watcher would: a real commit on a feature branch whose rules
+/// allow it, otherwise a snapshot on refs/gate/snapshots/<branch> that leaves HEAD, the index
+/// and the working tree untouched. Exit 1 when it must be retried (index locked, branch moved).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Commit subject instead of "Progress: ..."
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Preserve the work on the snapshot ref without touching the branch
+    #[arg(long)]
+    pub shadow: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = Project::open()?;
+    let opts = Options {
+        message: args.message.clone(),
+        shadow: args.shadow,
+        paths: None,
+    };
+    let report = snapshot::take(&project.repo, &project.config, &opts)?;
+    record(&EventLog::in_dir(&project.repo.state_dir()), &report, ui);
+    if args.json {
+        ui.json(&report)?;
+    } else {
+        print(ui, &report)?;
+    }
+    Ok(match report.outcome {
+        Outcome::Retry { .. } => ExitCode::from(crate::exit::REFUSED),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn print(ui: &Ui, report: &Report) -> std::io::Result<()> {
+    for s in &report.skipped {
+        ui.line(format!("{} skipped {}: {}", ui.dim("-"), s.path, s.reason))?;
+    }
+    match &report.outcome {
+        Outcome::Committed {
+            commit,
+            branch,
+            summary,
+        } => ui.line(format!(
+            "{} committed {} on {branch}: {summary}",
+            ui.ok_mark(),
+            &commit[..10]
+        )),
+        Outcome::Shadowed {
+            commit,
+            refname,
+            reason,
+            summary,
+        } => {
+            ui.line(format!(
+                "{} preserved {summary} as {} on {refname}",
+                ui.ok_mark(),
+                &commit[..10]
+            ))?;
+            ui.line(format!("  not committed on the branch: {reason}"))?;
+            ui.line(format!("  see it: git diff HEAD {refname}   restore a file: git checkout {refname} -- <path>"))
+        }
+        Outcome::Unchanged { reason } => {
+            ui.line(format!("{} nothing to do: {reason}", ui.ok_mark()))
+        }
+        Outcome::Retry { reason } => {
+            ui.line(format!("{} not now: {reason}; try again", ui.fail_mark()))
+        }
+    }
+}
+
+/// Every decision is an event; shared with the watcher.
+pub fn record(log: &EventLog, report: &Report, ui: &Ui) {
+    let mut events = Vec::new();
+    for s in &report.skipped {
+        let mut e = Event::now("skipped-file");
+        e.paths = vec![s.path.clone()];
+        e.detail = s.reason.clone();
+        events.push(e);
+    }
+    let e = match &report.outcome {
+        Outcome::Committed {
+            commit,
+            branch,
+            summary,
+        } => {
+            let mut e = Event::now("auto-commit");
+            e.commit = Some(commit.clone());
+            e.branch = Some(branch.clone());
+            e.detail = summary.clone();
+            e
+        }
+        Outcome::Shadowed {
+            commit,
+            refname,
+            reason,
+            summary,
+        } => {
+            let mut e = Event::now("snapshot");
+            e.commit = Some(commit.clone());
+            e.branch = refname
+                .strip_prefix("refs/gate/snapshots/")
+                .map(str::to_owned);
+            e.detail = format!("{summary}; {reason}; restore: git checkout {refname} -- <path>");
+            e
+        }
+        Outcome::Unchanged { reason } => {
+            let mut e = Event::now("snapshot-skipped");
+            e.detail = reason.clone();
+            e
+        }
+        Outcome::Retry { reason } => {
+            let mut e = Event::now("snapshot-retry");
+            e.detail = reason.clone();
+            e
+        }
+    };
+    events.push(e);
+    for e in &events {
+        if let Err(err) = log.append(e) {
+            ui.warn(format!("could not record the event: {err:#}"));
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Writing commits without ever losing work.
+//!
+//! Staging goes through `git add -A` (git's own index lock and `add -A` semantics: new,
+//! modified, deleted, honouring every ignore source). The commit is then built from that index
+//! with libgit2 and moves the branch only if its tip is still the parent we read: if the agent
+//! committed meanwhile, nothing is overwritten and we try again later. Because the commit is
+//! made from the real index, index and branch stay in step (the agent's next `git commit`
+//! cannot silently revert an auto-commit).
+//!
+//! A shadow snapshot stages into a private copy of the index and writes a commit on
+//! `refs/gate/snapshots/<branch>`, leaving HEAD, the real index and the working tree untouched.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, Oid, Signature};
+
+use super::cli::CliError;
+use super::status::nul_joined;
+use super::{Repo, RepoError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Someone else holds `index.lock`: back off, never delete it.
+    #[error("the index is locked by another git process ({0}); will retry")]
+    Locked(String),
+    #[error(transparent)]
+    Cli(#[from] CliError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error("git: {what}")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot prepare the snapshot index {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn git(what: &str) -> impl FnOnce(git2::Error) -> CommitError + '_ {
+    move |source| CommitError::Git {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// What a commit attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// A new commit; the branch (or snapshot ref) now points at it.
+    Created {
+        id: String,
+        tree_changes: TreeChanges,
+    },
+    /// Nothing differs from the parent.
+    Unchanged,
+    /// The branch moved after we read it (the agent committed): nothing written.
+    BranchMoved,
+}
+
+/// What a commit changed against its first parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeChanges {
+    pub added: usize,
+    pub modified: usize,
+    pub deleted: usize,
+    /// The first few paths, for the message.
+    pub sample: Vec<String>,
+}
+
+impl TreeChanges {
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (n, word) in [
+            (self.modified, "modified"),
+            (self.added, "added"),
+            (self.deleted, "deleted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let total = self.added + self.modified + self.deleted;
+        let mut paths = self.sample.join(", ");
+        if total > self.sample.len() {
+            paths.push_str(", ...");
+        }
+        format!("{} ({paths})", parts.join(", "))
+    }
+}
+
+/// Stages `paths` with `git add -A` semantics into the real index, or into `index_file`.
+pub fn stage(root: &Path, paths: &[Vec<u8>], index_file: Option<&Path>) -> Result<(), CommitError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(root)
+        .args([
+            "--literal-pathspecs",
+            "add",
+            "-A",
+            "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+        ])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(index) = index_file {
+        cmd.env("GIT_INDEX_FILE", index);
+    }
+    let mut child = cmd.spawn().map_err(CliError::Spawn)?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin
+            .write_all(&nul_joined(paths))
+            .map_err(CliError::Spawn)?;
+    }
+    let out = child.wait_with_output().map_err(CliError::Spawn)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    if stderr.contains("index.lock") || stderr.contains("File exists") {
+        return Err(CommitError::Locked(stderr));
+    }
+    Err(CliError::Failed {
+        args: "add -A --pathspec-from-file=-".into(),
+        stderr,
+    }
+    .into())
+}
+
+impl Repo {
+    /// The identity commits are made with: `GIT_AUTHOR_*`, else git config `user.*`, else a
+    /// recognisable stand-in so that preserving work never fails for want of a name.
+    pub fn identity(&self) -> Signature<'static> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let config = self.git.config().ok();
+        let get = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok());
+        let name = env("GIT_AUTHOR_NAME")
+            .or_else(|| get("user.name"))
+            .unwrap_or_else(|| "gate".into());
+        let email = env("GIT_AUTHOR_EMAIL")
+            .or_else(|| get("user.email"))
+            .unwrap_or_else(|| "gate@localhost".into());
+        Signature::now(&name, &email)
+            .or_else(|_| Signature::now("gate", "gate@localhost"))
+            .expect("a plain ASCII signature is valid")
+    }
+
+    /// Commits the real index on `branch` if its tip is still `parent` (`None`: unborn).
+    pub fn commit_index(
+        &self,
+        branch: &str,
+        parent: Option<Oid>,
+        message: impl Fn(&TreeChanges) -> String,
+    ) -> Result<Committed, CommitError> {
+        let mut index = self.git.index().map_err(git("read the index"))?;
+        index.read(true).map_err(git("re-read the index"))?;
+        if index.has_conflicts() {
+            return Ok(Committed::Unchanged);
+        }
+        let tree_id = index
+            .write_tree()
+            .map_err(git("write the index as a tree"))?;
+        self.create_commit(
+            &format!("refs/heads/{branch}"),
+            tree_id,
+            parent,
+            None,
+            message,
+            true,
+        )
+    }
+
+    /// Preserves `paths` on `refs/gate/snapshots/<label>` through a private copy of the index.
+    pub fn shadow_snapshot(
+        &self,
+        label: &str,
+        paths: &[Vec<u8>],
+        scratch: &Path,
+        message: impl Fn(&TreeChanges) -> String,
+    ) -> Result<Committed, CommitError> {
+        let io = |source| CommitError::Io {
+            path: scratch.to_owned(),
+            source,
+        };
+        if let Some(dir) = scratch.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        // git replaces .git/index by rename, so a plain copy is a consistent snapshot of it.
+        let real = self.git.path().join("index");
+        match std::fs::copy(&real, scratch) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let _ = std::fs::remove_file(scratch);
+            }
+            Err(e) => return Err(io(e)),
+        }
+        let result = (|| {
+            stage(&self.root, paths, Some(scratch))?;
+            let mut index = git2::Index::open(scratch).map_err(git("read the snapshot index"))?;
+            let tree_id = index
+                .write_tree_to(&self.git)
+                .map_err(git("write the snapshot tree"))?;
+            let refname = format!("refs/gate/snapshots/{label}");
+            let head = self.git.head().ok().and_then(|h| h.target());
+            let previous = self.git.refname_to_id(&refname).ok();
+            self.create_commit(&refname, tree_id, head, previous, message, false)
+        })();
+        let _ = std::fs::remove_file(scratch);
+        let _ = std::fs::remove_file(scratch.with_extension("lock"));
+        result
+    }
+
+    /// Writes a commit of `tree_id` and moves `refname` to it, only if `refname` still points
+    /// where expected (`parent` for a branch; the previous snapshot for a snapshot ref).
+    fn create_commit(
+        &self,
+        refname: &str,
+        tree_id: Oid,
+        parent: Option<Oid>,
+        previous_snapshot: Option<Oid>,
+        message: impl Fn(&TreeChanges) -> String,
+        is_branch: bool,
+    ) -> Result<Committed, CommitError> {
+        let repo = &self.git;
+        let tree = repo.find_tree(tree_id).map_err(git("read the new tree"))?;
+        let parent_commit = match parent {
+            Some(id) => Some(
+                repo.find_commit(id)
+                    .map_err(git("read the parent commit"))?,
+            ),
+            None => None,
+        };
+        let base_tree = match previous_snapshot.filter(|_| !is_branch) {
+            Some(prev) => Some(
+                repo.find_commit(prev)
+                    .and_then(|c| c.tree())
+                    .map_err(git("read the last snapshot"))?,
+            ),
+            None => parent_commit
+                .as_ref()
+                .map(|c| c.tree())
+                .transpose()
+                .map_err(git("read the parent tree"))?,
+        };
+        if base_tree.as_ref().is_some_and(|t| t.id() == tree_id) {
+            return Ok(Committed::Unchanged);
+        }
+        let changes = self.tree_changes(
+            parent_commit
+                .as_ref()
+                .map(|c| c.tree())
+                .transpose()
+                .map_err(git("read the parent tree"))?
+                .as_ref(),
+            &tree,
+        )?;
+        let sig = self.identity();
+        let mut parents: Vec<git2::Commit> = parent_commit.into_iter().collect();
+        if let Some(prev) = previous_snapshot.filter(|p| Some(*p) != parent) {
+            // Keep earlier snapshots reachable, so gc never takes them.
+            parents.push(
+                repo.find_commit(prev)
+                    .map_err(git("read the last snapshot"))?,
+            );
+        }
+        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+        let text = message(&changes);
+        if is_branch {
+            // libgit2 refuses (GIT_EMODIFIED) when the branch tip is no longer `parent`.
+            return match repo.commit(Some(refname), &sig, &sig, &text, &tree, &parent_refs) {
+                Ok(id) => Ok(Committed::Created {
+                    id: id.to_string(),
+                    tree_changes: changes,
+                }),
+                Err(e) if e.code() == ErrorCode::Modified || e.code() == ErrorCode::Locked => {
+                    Ok(Committed::BranchMoved)
+                }
+                Err(e) if e.message().contains("current tip is not the first parent") => {
+                    Ok(Committed::BranchMoved)
+                }
+                Err(e) => Err(git("create the commit")(e)),
+            };
+        }
+        let id = repo
+            .commit(None, &sig, &sig, &text, &tree, &parent_refs)
+            .map_err(git("create the snapshot commit"))?;
+        let moved = match previous_snapshot {
+            Some(prev) => repo.reference_matching(refname, id, true, prev, "gate snapshot"),
+            None => repo.reference(refname, id, false, "gate snapshot"),
+        };
+        match moved {
+            Ok(_) => Ok(Committed::Created {
+                id: id.to_string(),
+                tree_changes: changes,
+            }),
+            Err(e) if e.code() == ErrorCode::Modified || e.code() == ErrorCode::Exists => {
+                Ok(Committed::BranchMoved)
+            }
+            Err(e) => Err(git("move the snapshot ref")(e)),
+        }
+    }
+
+    fn tree_changes(
+        &self,
+        old: Option<&git2::Tree>,
+        new: &git2::Tree,
+    ) -> Result<TreeChanges, CommitError> {
+        let diff = self
+            .git
+            .diff_tree_to_tree(old, Some(new), None)
+            .map_err(git("diff the new commit"))?;
+        let mut changes = TreeChanges::default();
+        for delta in diff.deltas() {
+            match delta.status() {
+                git2::Delta::Added => changes.added += 1,
+                git2::Delta::Deleted => changes.deleted += 1,
+                _ => changes.modified += 1,
+            }
+            if changes.sample.len() < 3 {
+                let file = delta.new_file().path().or_else(|| delta.old_file().path());
+                if let Some(p) = file {
+                    changes.sample.push(p.to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_read_like_the_issue_asks() {
+        let c = TreeChanges {
+            added: 1,
+            modified: 3,
+            deleted: 1,
+            sample: vec!["src/a.rs".into(), "src/b.rs".into(), "x".into()],
+        };
+        assert_eq!(
+            c.summary(),
+            "3 modified, 1 added, 1 deleted (src/a.rs, src/b.rs, x, ...)"
+        );
+    }
+}

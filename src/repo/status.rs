@@ -1,0 +1,131 @@
+//! The working tree's changes as git itself reports them (`git status --porcelain -z`): exact
+//! bytes for every path (non-UTF-8 names included), git's own untracked cache and fsmonitor,
+//! and no lock taken (`GIT_OPTIONAL_LOCKS=0`, so the agent's git commands never fail on us).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::cli::{self, CliError};
+
+/// How a path differs from HEAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Modified,
+    Added,
+    Deleted,
+    Untracked,
+    /// Both sides touched it in a merge: not resolved yet.
+    Conflicted,
+    /// An untracked directory holding its own repository.
+    NestedRepo,
+}
+
+/// One changed path, as raw bytes relative to the repository root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: Vec<u8>,
+    pub change: Change,
+}
+
+impl Entry {
+    pub fn path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.path))
+    }
+
+    pub fn display(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
+/// All changes (`paths` empty) or only those under `paths`.
+pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
+    let mut args: Vec<&OsStr> = [
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--no-renames",
+        "--untracked-files=all",
+        "--ignore-submodules=all",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let pathspec: Vec<u8>;
+    let stdin = if paths.is_empty() {
+        None
+    } else {
+        args.extend([
+            OsStr::new("--pathspec-from-file=-"),
+            OsStr::new("--pathspec-file-nul"),
+        ]);
+        pathspec = nul_joined(paths);
+        Some(pathspec.as_slice())
+    };
+    let out = cli::git_ok(root, literal(&args), stdin)?;
+    Ok(parse(&out.stdout, root))
+}
+
+/// Paths passed to git are literal: no globbing, no magic.
+fn literal<'a>(args: &'a [&'a OsStr]) -> impl Iterator<Item = &'a OsStr> + Clone {
+    std::iter::once(OsStr::new("--literal-pathspecs")).chain(args.iter().copied())
+}
+
+pub fn nul_joined(paths: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(paths.iter().map(|p| p.len() + 1).sum());
+    for p in paths {
+        out.extend_from_slice(p);
+        out.push(0);
+    }
+    out
+}
+
+fn parse(raw: &[u8], root: &Path) -> Vec<Entry> {
+    raw.split(|&b| b == 0)
+        .filter(|r| r.len() > 3)
+        .map(|record| {
+            let (x, y, path) = (record[0], record[1], record[3..].to_vec());
+            let change = match (x, y) {
+                (b'?', b'?') if path.ends_with(b"/") && is_repo(root, &path) => Change::NestedRepo,
+                (b'?', b'?') => Change::Untracked,
+                (b'D', b'D') | (b'A', b'A') | (b'U', _) | (_, b'U') => Change::Conflicted,
+                (_, b'D') | (b'D', _) => Change::Deleted,
+                (b'A', _) => Change::Added,
+                _ => Change::Modified,
+            };
+            let path = if change == Change::NestedRepo {
+                path[..path.len() - 1].to_vec()
+            } else {
+                path
+            };
+            Entry { path, change }
+        })
+        .collect()
+}
+
+fn is_repo(root: &Path, dir: &[u8]) -> bool {
+    root.join(OsStr::from_bytes(dir)).join(".git").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn porcelain_records_are_classified() {
+        let raw = b" M a.rs\0?? new\xff.txt\0 D gone\0UU both\0A  staged\0MD half\0";
+        let entries = parse(raw, Path::new("/nonexistent"));
+        let got: Vec<(Vec<u8>, Change)> = entries.into_iter().map(|e| (e.path, e.change)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (b"a.rs".to_vec(), Change::Modified),
+                (b"new\xff.txt".to_vec(), Change::Untracked),
+                (b"gone".to_vec(), Change::Deleted),
+                (b"both".to_vec(), Change::Conflicted),
+                (b"staged".to_vec(), Change::Added),
+                (b"half".to_vec(), Change::Deleted),
+            ]
+        );
+    }
+}
