@@ -14,3 +14,4 @@ pub mod scaffold;
 pub mod snapshot;
 pub mod spec;
 pub mod units;
+pub mod watch;

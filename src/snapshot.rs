@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::events::Event;
 use crate::facts::{self, FactsError, FeatureHint};
 use crate::repo::commit::{self, CommitError, Committed, TreeChanges};
 use crate::repo::status::{self, Change, Entry};
@@ -281,4 +282,43 @@ pub fn commit_message(subject: Option<&str>, changes: &TreeChanges) -> String {
     format!(
         "{subject}\n\n{TRAILER}\nGate-Hooks: not run (auto-commits run no repository hooks; gate applied its own rules)\n"
     )
+}
+
+/// The events that record a snapshot's decision: skipped files, then the outcome.
+pub fn events(report: &Report) -> Vec<Event> {
+    let mut events = Vec::new();
+    for s in &report.skipped {
+        let mut e = Event::now("skipped-file");
+        e.paths = vec![s.path.clone()];
+        e.detail = s.reason.clone();
+        events.push(e);
+    }
+    let e = match &report.outcome {
+        Outcome::Committed { commit, branch, summary } => {
+            let mut e = Event::now("auto-commit");
+            e.commit = Some(commit.clone());
+            e.branch = Some(branch.clone());
+            e.detail = summary.clone();
+            e
+        }
+        Outcome::Shadowed { commit, refname, reason, summary } => {
+            let mut e = Event::now("snapshot");
+            e.commit = Some(commit.clone());
+            e.branch = refname.strip_prefix("refs/gate/snapshots/").map(str::to_owned);
+            e.detail = format!("{summary}; {reason}; restore: git checkout {refname} -- <path>");
+            e
+        }
+        Outcome::Unchanged { reason } => {
+            let mut e = Event::now("snapshot-skipped");
+            e.detail = reason.clone();
+            e
+        }
+        Outcome::Retry { reason } => {
+            let mut e = Event::now("snapshot-retry");
+            e.detail = reason.clone();
+            e
+        }
+    };
+    events.push(e);
+    events
 }

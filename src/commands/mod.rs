@@ -10,6 +10,7 @@ mod init;
 mod log;
 mod snapshot;
 mod specify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,7 @@ pub enum Command {
     Log(log::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
+    Watch(watch::Args),
 }
 
 pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -45,5 +47,6 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Log(args) => log::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
+        Command::Watch(args) => watch::run(&args, ui),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use gate::events::{Event, EventLog};
+use gate::events::EventLog;
 use gate::snapshot::{self, Options, Outcome, Report};
 
 use crate::project::Project;
@@ -81,55 +81,10 @@ fn print(ui: &Ui, report: &Report) -> std::io::Result<()> {
     }
 }
 
-/// Every decision is an event; shared with the watcher.
+/// Every decision is an event; the watcher records the same ones.
 pub fn record(log: &EventLog, report: &Report, ui: &Ui) {
-    let mut events = Vec::new();
-    for s in &report.skipped {
-        let mut e = Event::now("skipped-file");
-        e.paths = vec![s.path.clone()];
-        e.detail = s.reason.clone();
-        events.push(e);
-    }
-    let e = match &report.outcome {
-        Outcome::Committed {
-            commit,
-            branch,
-            summary,
-        } => {
-            let mut e = Event::now("auto-commit");
-            e.commit = Some(commit.clone());
-            e.branch = Some(branch.clone());
-            e.detail = summary.clone();
-            e
-        }
-        Outcome::Shadowed {
-            commit,
-            refname,
-            reason,
-            summary,
-        } => {
-            let mut e = Event::now("snapshot");
-            e.commit = Some(commit.clone());
-            e.branch = refname
-                .strip_prefix("refs/gate/snapshots/")
-                .map(str::to_owned);
-            e.detail = format!("{summary}; {reason}; restore: git checkout {refname} -- <path>");
-            e
-        }
-        Outcome::Unchanged { reason } => {
-            let mut e = Event::now("snapshot-skipped");
-            e.detail = reason.clone();
-            e
-        }
-        Outcome::Retry { reason } => {
-            let mut e = Event::now("snapshot-retry");
-            e.detail = reason.clone();
-            e
-        }
-    };
-    events.push(e);
-    for e in &events {
-        if let Err(err) = log.append(e) {
+    for e in snapshot::events(report) {
+        if let Err(err) = log.append(&e) {
             ui.warn(format!("could not record the event: {err:#}"));
         }
     }

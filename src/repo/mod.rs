@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 pub mod cli;
 pub mod commit;
+pub mod history;
 pub mod status;
 
 use git2::{Oid, Repository, RepositoryState, Status, StatusOptions};

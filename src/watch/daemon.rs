@@ -1,0 +1,147 @@
+//! One watcher per repository: an exclusive lock held for the watcher's lifetime (the kernel
+//! releases it when the process dies, so a crash never leaves a stale lock), and a status file
+//! replaced atomically after every decision.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("a watcher is already running for this repository{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Running { pid: Option<u32> },
+    #[error("cannot use {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
+    move |source| DaemonError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What `gate watch --status` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    /// RFC 3339.
+    pub since: String,
+    /// `events` (inotify) or `polling` (the watch limit was hit).
+    pub mode: String,
+    pub watches: usize,
+    #[serde(default)]
+    pub last_decision: Option<String>,
+    #[serde(default)]
+    pub last_decision_at: Option<String>,
+}
+
+pub struct Paths {
+    pub lock: PathBuf,
+    pub status: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Paths {
+    pub fn in_dir(state: &Path) -> Paths {
+        Paths {
+            lock: state.join("watch.lock"),
+            status: state.join("watch.json"),
+            log: state.join("watch.log"),
+        }
+    }
+}
+
+/// Held by the running watcher; dropping it (or dying) releases the repository.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn acquire(paths: &Paths) -> Result<Lock, DaemonError> {
+        if let Some(dir) = paths.lock.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&paths.lock)
+            .map_err(io(&paths.lock))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(DaemonError::Running {
+                pid: read_status(paths).map(|s| s.pid),
+            }),
+            Err(TryLockError::Error(e)) => Err(io(&paths.lock)(e)),
+        }
+    }
+}
+
+/// Whether some process holds the lock right now.
+pub fn is_running(paths: &Paths) -> bool {
+    let Ok(file) = OpenOptions::new().write(true).open(&paths.lock) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+}
+
+pub fn read_status(paths: &Paths) -> Option<Status> {
+    serde_json::from_slice(&std::fs::read(&paths.status).ok()?).ok()
+}
+
+pub fn write_status(paths: &Paths, status: &Status) -> Result<(), DaemonError> {
+    let dir = paths.status.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    serde_json::to_writer_pretty(&mut tmp, status).map_err(|e| io(&paths.status)(e.into()))?;
+    tmp.write_all(b"\n").map_err(io(&paths.status))?;
+    tmp.persist(&paths.status).map_err(|e| io(&paths.status)(e.error))?;
+    Ok(())
+}
+
+/// Asks the running watcher to stop (SIGTERM: it finishes a commit in flight first) and waits
+/// up to `wait` for it to release the lock. Returns the pid it signalled.
+pub fn stop(paths: &Paths, wait: std::time::Duration) -> Result<Option<u32>, DaemonError> {
+    if !is_running(paths) {
+        return Ok(None);
+    }
+    let Some(pid) = read_status(paths).map(|s| s.pid) else {
+        return Ok(None);
+    };
+    // SAFETY: kill(2) with a pid read from our own status file and a constant signal.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + wait;
+    while is_running(paths) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(Some(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::in_dir(dir.path());
+        let lock = Lock::acquire(&paths).unwrap();
+        write_status(&paths, &Status { pid: 42, ..Status::default() }).unwrap();
+        assert!(is_running(&paths));
+        match Lock::acquire(&paths) {
+            Err(DaemonError::Running { pid }) => assert_eq!(pid, Some(42)),
+            other => panic!("{:?}", other.err()),
+        }
+        drop(lock);
+        assert!(!is_running(&paths));
+        assert!(Lock::acquire(&paths).is_ok());
+    }
+}

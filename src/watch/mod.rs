@@ -1,0 +1,226 @@
+//! The per-project watcher: file events in, auto-commits, snapshots and audit events out.
+//!
+//! One current-thread tokio runtime (the machine has two cores and an idle watcher should cost
+//! nothing): the loop sleeps until the next thing is due, so an idle watcher never wakes up.
+//! git work runs on the blocking pool, and a stop request waits for a commit in flight.
+
+pub mod audit;
+pub mod daemon;
+pub mod fs;
+pub mod pending;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+use crate::events::EventLog;
+use crate::repo::Repo;
+use crate::snapshot::{self, Options, Outcome, Report};
+use pending::{Batch, Pending};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
+    #[error(transparent)]
+    Repo(#[from] crate::repo::RepoError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot watch files: {0}")]
+    Notify(#[from] notify::Error),
+    #[error("cannot start the watcher's runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Where the watcher's human-readable log lines go (stderr, or the daemon's log file).
+pub trait Reporter: Send + Sync {
+    fn line(&self, text: &str);
+    /// Called with every auto-commit, snapshot and audit slip; the tmux nudges hook in here.
+    fn decided(&self, _report: &Report) {}
+    fn slipped(&self, _slip: &audit::Slip) {}
+}
+
+/// Runs the watcher for the repository at `root` until SIGTERM or SIGINT.
+pub fn run(root: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(WatchError::Runtime)?;
+    runtime.block_on(watch(root.to_owned(), reporter))
+}
+
+fn now_text() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchError> {
+    let repo = Repo::discover(&root)?;
+    let root = repo.root().to_owned();
+    let config = Config::load(&root)?;
+    let state = repo.state_dir();
+    let paths = daemon::Paths::in_dir(&state);
+    let _lock = daemon::Lock::acquire(&paths)?;
+    let log = EventLog::in_dir(&state);
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tree = fs::TreeWatcher::start(&root, repo.git().path(), repo.common_dir(), tx)?;
+    let mut status = daemon::Status {
+        pid: std::process::id(),
+        since: now_text(),
+        mode: "events".into(),
+        watches: tree.watch_count(),
+        ..Default::default()
+    };
+    let interval = config.commit.interval.get();
+    let quiet = config.commit.quiet.get();
+    reporter.line(&format!(
+        "watching {} ({} directories), auto-commit after {} of uncommitted work and {} of quiet",
+        root.display(),
+        tree.watch_count(),
+        config.commit.interval,
+        config.commit.quiet
+    ));
+    let mut pending = Pending::default();
+    // Work left from before the watcher started counts from now.
+    pending.rescan(Instant::now());
+    let mut baseline = audit::Baseline::load(&state);
+    let mut audit_at = Some(Instant::now());
+    let mut polling_since: Option<Instant> = None;
+
+    let mut term = signal(SignalKind::terminate()).map_err(WatchError::Runtime)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(WatchError::Runtime)?;
+    loop {
+        if tree.limited && polling_since.is_none() {
+            reporter.line(&format!(
+                "the inotify watch limit was reached after {} directories: falling back to a full scan every {} \
+                 (raise the limit: {})",
+                tree.watch_count(),
+                config.commit.interval,
+                fs::RAISE_LIMIT
+            ));
+            status.mode = "polling".into();
+            polling_since = Some(Instant::now());
+        }
+        if polling_since.is_some() && pending.is_empty() {
+            pending.rescan(Instant::now());
+        }
+        status.watches = tree.watch_count();
+        let _ = daemon::write_status(&paths, &status);
+
+        let far = Instant::now() + Duration::from_secs(3600);
+        let wake = [pending.next_check(interval, quiet), audit_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far);
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            Some(event) = rx.recv() => {
+                let now = Instant::now();
+                match event {
+                    Ok(event) => {
+                        for signal in tree.classify(event, |p| repo.git().is_path_ignored(p).unwrap_or(false)) {
+                            match signal {
+                                fs::Signal::Changed(path) => pending.touch(path, now),
+                                fs::Signal::Rescan(why) => {
+                                    reporter.line(&format!("rescanning: {why}"));
+                                    pending.rescan(now);
+                                }
+                                fs::Signal::RefsChanged => {
+                                    audit_at.get_or_insert(now + Duration::from_millis(300));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) if fs::is_limit(&e) => tree.limited = true,
+                    Err(e) => {
+                        reporter.line(&format!("file events: {e}; rescanning"));
+                        pending.rescan(now);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {
+                let now = Instant::now();
+                if audit_at.is_some_and(|t| t <= now) {
+                    audit_at = None;
+                    for slip in audit::run(&repo, &config, &mut baseline, &log) {
+                        reporter.line(&format!("[{}] {}", slip.code.as_str(), slip.message));
+                        reporter.slipped(&slip);
+                    }
+                }
+                if pending.is_due(now, interval, quiet) {
+                    let (batch, since) = pending.take();
+                    let report = commit(&root, &config, batch.clone()).await;
+                    match report {
+                        Ok(report) => {
+                            describe(&*reporter, &report);
+                            crate::watch::record(&log, &report);
+                            if matches!(report.outcome, Outcome::Retry { .. }) {
+                                pending.restore(batch, since, now);
+                                // Try again after another quiet period, not in a tight loop.
+                                pending.touch(Vec::new(), Instant::now());
+                            }
+                            status.last_decision = Some(decision_text(&report.outcome));
+                            status.last_decision_at = Some(now_text());
+                            reporter.decided(&report);
+                        }
+                        Err(e) => {
+                            reporter.line(&format!("auto-commit failed: {e:#}; will retry"));
+                            pending.restore(batch, since, now);
+                            pending.touch(Vec::new(), Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    reporter.line("stopping: no commit in flight, lock released");
+    Ok(())
+}
+
+/// One snapshot on the blocking pool (git CLI and libgit2 block).
+async fn commit(root: &Path, config: &Config, batch: Batch) -> Result<Report, String> {
+    let root = root.to_owned();
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let repo = Repo::discover(&root).map_err(|e| e.to_string())?;
+        let paths = match batch {
+            Batch::Everything => None,
+            Batch::Paths(p) => Some(p.into_iter().filter(|p| !p.is_empty()).collect()),
+        };
+        let opts = Options {
+            paths,
+            ..Options::default()
+        };
+        snapshot::take(&repo, &config, &opts).map_err(|e| format!("{e:#}"))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+fn decision_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Committed { commit, branch, summary } => format!("committed {} on {branch}: {summary}", &commit[..10]),
+        Outcome::Shadowed { commit, refname, reason, .. } => format!("snapshot {} on {refname} ({reason})", &commit[..10]),
+        Outcome::Unchanged { reason } => format!("nothing to commit ({reason})"),
+        Outcome::Retry { reason } => format!("retrying later: {reason}"),
+    }
+}
+
+fn describe(reporter: &dyn Reporter, report: &Report) {
+    for s in &report.skipped {
+        reporter.line(&format!("skipped {}: {}", s.path, s.reason));
+    }
+    reporter.line(&decision_text(&report.outcome));
+}
+
+/// Every decision is an event.
+pub fn record(log: &EventLog, report: &Report) {
+    for e in snapshot::events(report) {
+        let _ = log.append(&e);
+    }
+}
