@@ -14,4 +14,5 @@ mod init;
 mod json;
 mod snapshot;
 mod specify;
+mod watch;
 mod speckit;
