@@ -3,6 +3,7 @@
 mod artifact;
 mod check;
 mod config;
+mod finish;
 mod guard;
 mod hook;
 mod hooks;
@@ -25,6 +26,7 @@ pub enum Command {
     Plan(artifact::Args),
     Tasks(artifact::Args),
     Check(check::Args),
+    Finish(finish::Args),
     Config(config::Args),
     Hooks(hooks::Args),
     Hook(hook::Args),
@@ -41,6 +43,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => artifact::run(gate::spec::ArtifactKind::Plan, &args, ui),
         Command::Tasks(args) => artifact::run(gate::spec::ArtifactKind::Tasks, &args, ui),
         Command::Check(args) => check::run(&args, ui),
+        Command::Finish(args) => finish::run(&args, ui),
         Command::Config(args) => config::run(&args, ui),
         Command::Hooks(args) => hooks::run(&args, ui),
         Command::Hook(args) => hook::run(&args, ui),

@@ -20,6 +20,9 @@ pub struct Args {
     /// Preserve the work on the snapshot ref without touching the branch
     #[arg(long)]
     pub shadow: bool,
+    /// Only these paths (what the watcher does with the paths its file events named)
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub only: Vec<std::path::PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -29,7 +32,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = Options {
         message: args.message.clone(),
         shadow: args.shadow,
-        paths: None,
+        paths: (!args.only.is_empty()).then(|| {
+            use std::os::unix::ffi::OsStrExt;
+            args.only.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect()
+        }),
     };
     let report = snapshot::take(&project.repo, &project.config, &opts)?;
     record(&EventLog::in_dir(&project.repo.state_dir()), &report, ui);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 pub mod cli;
 pub mod commit;
+pub mod finish;
 pub mod history;
 pub mod status;
 

@@ -89,6 +89,8 @@ async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchEr
     let mut baseline = audit::Baseline::load(&state);
     let mut audit_at = Some(Instant::now());
     let mut polling_since: Option<Instant> = None;
+    // GATE_WATCH_TRACE=1 logs every change as it is seen (for the latency benchmark).
+    let trace = std::env::var_os("GATE_WATCH_TRACE").is_some_and(|v| v == "1");
 
     let mut term = signal(SignalKind::terminate()).map_err(WatchError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(WatchError::Runtime)?;
@@ -125,7 +127,15 @@ async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchEr
                     Ok(event) => {
                         for signal in tree.classify(event, |p| repo.git().is_path_ignored(p).unwrap_or(false)) {
                             match signal {
-                                fs::Signal::Changed(path) => pending.touch(path, now),
+                                fs::Signal::Changed(path) => {
+                                    if trace {
+                                        let nanos = std::time::SystemTime::now()
+                                            .duration_since(std::time::UNIX_EPOCH)
+                                            .map_or(0, |d| d.as_nanos());
+                                        reporter.line(&format!("saw {} at {nanos}", String::from_utf8_lossy(&path)));
+                                    }
+                                    pending.touch(path, now);
+                                }
                                 fs::Signal::Rescan(why) => {
                                     reporter.line(&format!("rescanning: {why}"));
                                     pending.rescan(now);

@@ -9,6 +9,7 @@ mod artifact;
 mod check;
 mod config;
 mod env;
+mod finish;
 mod hooks;
 mod init;
 mod json;

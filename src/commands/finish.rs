@@ -1,0 +1,359 @@
+//! `gate finish`: tag a finished feature `stable-<feature>-<date>`, land it on main, switch to
+//! main. Refusals change nothing; the git work and its safety order live in
+//! [`gate::repo::finish`].
+
+use std::process::ExitCode;
+
+use gate::events::{Event, EventLog};
+use gate::facts::{self, FeatureHint};
+use gate::hooks::run::FINISH_TRAILER;
+use gate::repo::finish::{self, Finish, Finished, Merge, Request};
+use gate::repo::{Changes, Head};
+use gate::rules::{Question, Rules, Violation};
+use gate::spec::feature;
+use serde::Serialize;
+
+use crate::exit::{REFUSED, Refused, USAGE};
+use crate::project::Project;
+use crate::ui::Ui;
+
+/// Finish the current feature: tag its tip (annotated, `[tags] format`, default
+/// stable-<feature>-<YYYYMMDD>; a second finish the same day gets -2, -3, ...), merge it into
+/// main (fast-forward when possible, else a merge commit) and switch to main.
+///
+/// Refused, changing nothing (exit 1), unless `gate check` passes, the working tree is clean
+/// (untracked files count, ignored ones do not) and no merge or rebase is in progress. A merge
+/// conflict also changes nothing: no tag, main, HEAD, index and files as they were.
+///
+/// gate's pre-commit hook never sees the merge commit (gate writes it through libgit2, which
+/// runs no hooks); it carries a `Gate-Finish:` trailer so that pre-push lets main through.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only tag the feature; stay on the branch and leave main alone
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Print the outcome as JSON: tag, commit, merge, main, branch, main_commit, head
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--json` document. Field names are a public interface: add, never rename.
+#[derive(Serialize)]
+struct Report<'a> {
+    tag: &'a str,
+    /// The tagged commit: the feature branch's tip.
+    commit: String,
+    /// "fast-forward", "merge-commit", "up-to-date" (main already had it) or "none".
+    merge: &'static str,
+    main: &'a str,
+    branch: &'a str,
+    /// main's tip afterwards; null with --no-merge.
+    main_commit: Option<String>,
+    /// The branch HEAD is on afterwards.
+    head: &'a str,
+}
+
+pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = Project::open()?;
+    let (repo, config) = (&project.repo, &project.config);
+    let operation = repo.operation();
+    if operation.in_progress() {
+        return Err(Refused(format!(
+            "a {} is in progress; finish or abort it before `gate finish` (nothing was changed)",
+            operation.name()
+        ))
+        .into());
+    }
+
+    // The feature is the branch's own: neither SPECIFY_FEATURE_DIRECTORY nor --feature may
+    // finish a different one.
+    let head = repo.head()?;
+    let prefix = &config.branches.feature_prefix;
+    let named = head
+        .branch()
+        .and_then(|b| feature::of_branch_with(b, prefix));
+    let hint = FeatureHint {
+        argument: named.map(str::to_owned),
+        env_directory: None,
+    };
+    let question = Question::MayImplement {
+        branch_matters: true,
+    };
+    let (facts, _) = facts::gather(repo, config, &hint, question)?;
+    let mut violations = Rules::new(config).evaluate(&facts);
+    let changes = repo.changes()?;
+    let feature = facts.feature.as_ref().map(|f| f.feature.name.as_str());
+    if violations.is_empty() && (named.is_none() || feature != named) {
+        violations.push(no_feature_branch(&head, prefix));
+    }
+    if !violations.is_empty() || !changes.is_clean() {
+        print_refusal(ui, &violations, &changes)?;
+        return Ok(ExitCode::from(REFUSED));
+    }
+    let (Head::Branch(branch), Some(feature)) = (&head, feature) else {
+        return Err(Refused("nothing is committed on this branch yet".into()).into());
+    };
+    let Some(tip) = repo.branch_oid(branch)? else {
+        return Err(Refused(format!("nothing is committed on {branch} yet")).into());
+    };
+
+    let main = config.main_branch();
+    if !args.no_merge
+        && let Some(dir) = repo.checked_out_elsewhere(main)
+    {
+        return Err(Refused(format!(
+            "{main} is checked out in the worktree {dir}; moving it would leave that worktree \
+             stale. Switch it off {main} (git -C {dir} switch --detach), then run gate finish \
+             again, or only tag with gate finish --no-merge",
+            dir = dir.display()
+        ))
+        .into());
+    }
+    let identity = match repo.user_identity() {
+        Ok(id) => id,
+        Err(e) => return Ok(usage(ui, e)),
+    };
+    let date = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let tag_base = tag_name(&config.tags.format.0, feature, &date);
+    if !finish::is_valid_tag_name(&tag_base) {
+        return Ok(usage(
+            ui,
+            format!(
+                "[tags] format gives {tag_base:?}, which git does not accept as a tag name; \
+                 fix format in .gate.toml"
+            ),
+        ));
+    }
+
+    let request = Request {
+        branch,
+        tip,
+        main: (!args.no_merge).then_some(main),
+        tag_base: &tag_base,
+        tag_message: &format!("{feature} finished on {branch} (gate finish)\n"),
+        merge_message: &format!("Merge {branch} (gate finish)\n\n{FINISH_TRAILER} {feature}\n"),
+    };
+    let done = match repo.finish(&request, &identity)? {
+        Finish::Done(done) => done,
+        Finish::Conflict { paths } => {
+            print_conflict(ui, branch, main, &paths)?;
+            return Ok(ExitCode::from(REFUSED));
+        }
+    };
+    let tip = tip.to_string();
+    record(repo, branch, &tip, main, &done, ui);
+    let now_on = match done.switch_error {
+        None if done.main_tip.is_some() => main,
+        _ => branch.as_str(),
+    };
+    if args.json {
+        ui.json(&Report {
+            tag: &done.tag,
+            commit: tip.clone(),
+            merge: merge_kind(done.merge),
+            main,
+            branch,
+            main_commit: done.main_tip.map(|o| o.to_string()),
+            head: now_on,
+        })?;
+    } else {
+        print_outcome(ui, branch, &tip, main, &done)?;
+    }
+    match done.switch_error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(anyhow::Error::new(e).context(format!(
+            "{main} is merged and tagged {}, but HEAD stays on {branch}",
+            done.tag
+        ))),
+    }
+}
+
+/// `[tags] format` with `{feature}` and `{date}` filled in.
+fn tag_name(format: &str, feature: &str, date: &str) -> String {
+    format.replace("{feature}", feature).replace("{date}", date)
+}
+
+fn merge_kind(merge: Merge) -> &'static str {
+    match merge {
+        Merge::None => "none",
+        Merge::Created | Merge::FastForward => "fast-forward",
+        Merge::UpToDate => "up-to-date",
+        Merge::MergeCommit(_) => "merge-commit",
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
+
+fn no_feature_branch(head: &Head, prefix: &str) -> Violation {
+    let on = head.branch().unwrap_or("a detached HEAD");
+    Violation {
+        code: gate::rules::Code::FeatureBranch,
+        subject: gate::rules::Subject::Branch,
+        message: format!("{on} names no feature (expected {prefix}NNN-name): nothing to finish"),
+        fix: "git switch <feature branch>".into(),
+        paths: Vec::new(),
+        findings: Vec::new(),
+    }
+}
+
+/// A configuration problem (no identity, a tag format git rejects): exit 2, nothing changed.
+fn usage(ui: &Ui, message: impl std::fmt::Display) -> ExitCode {
+    ui.error(format!("{message} (nothing was changed)"));
+    ExitCode::from(USAGE)
+}
+
+fn print_refusal(ui: &Ui, violations: &[Violation], changes: &Changes) -> std::io::Result<()> {
+    let err = ui.on_stderr();
+    err.line(format!(
+        "{} nothing was changed",
+        err.bold("gate finish: refused;")
+    ))?;
+    for v in violations {
+        err.line(format!(
+            "  {} {} {}",
+            err.fail_mark(),
+            err.code(format!("[{}]", v.code.as_str())),
+            v.message
+        ))?;
+        err.details(v, "      ", 5)?;
+    }
+    if changes.is_clean() {
+        return Ok(());
+    }
+    err.line(format!(
+        "  {} the working tree has uncommitted changes (untracked files count, ignored ones do not)",
+        err.fail_mark()
+    ))?;
+    const SHOWN: usize = 10;
+    let dirty: Vec<String> = [
+        (&changes.conflicted, "conflicted"),
+        (&changes.staged, "staged"),
+        (&changes.unstaged, "modified"),
+        (&changes.untracked, "untracked"),
+    ]
+    .into_iter()
+    .flat_map(|(paths, what)| paths.iter().map(move |p| format!("{p} ({what})")))
+    .collect();
+    for line in dirty.iter().take(SHOWN) {
+        err.line(format!("      {}", err.dim(line)))?;
+    }
+    if dirty.len() > SHOWN {
+        err.line(format!("      ... and {} more", dirty.len() - SHOWN))?;
+    }
+    err.line(format!(
+        "      fix: {}",
+        err.bold(
+            "commit them (git add -A && git commit) or stash them (git stash -u), then gate finish"
+        )
+    ))
+}
+
+fn print_conflict(ui: &Ui, branch: &str, main: &str, paths: &[String]) -> std::io::Result<()> {
+    let err = ui.on_stderr();
+    err.line(format!(
+        "{} merging {branch} into {main} conflicts in {} path{}:",
+        err.bold("gate finish: refused;"),
+        paths.len(),
+        if paths.len() == 1 { "" } else { "s" }
+    ))?;
+    for p in paths {
+        err.line(format!("  {} {p}", err.fail_mark()))?;
+    }
+    err.line("nothing was changed: no tag; main, HEAD, the index and the files are as they were")?;
+    err.line(format!(
+        "fix: {}",
+        err.bold(format!(
+            "git merge {main} on {branch}, resolve and commit, then gate finish"
+        ))
+    ))
+}
+
+fn print_outcome(
+    ui: &Ui,
+    branch: &str,
+    tip: &str,
+    main: &str,
+    done: &Finished,
+) -> std::io::Result<()> {
+    ui.line(format!(
+        "{} tagged {branch} at {} as {}",
+        ui.ok_mark(),
+        short(tip),
+        ui.bold(&done.tag)
+    ))?;
+    let main_tip = done.main_tip.map(|o| o.to_string()).unwrap_or_default();
+    let merged = match done.merge {
+        Merge::None => {
+            ui.line(format!(
+                "  {main} left alone (--no-merge); still on {branch}"
+            ))?;
+            return ui.line(format!(
+                "next: {} to share the tag; gate finish (without --no-merge) lands it on {main}",
+                ui.bold(format!("git push origin {}", done.tag))
+            ));
+        }
+        Merge::Created => format!("created {main} at {}", short(tip)),
+        Merge::FastForward => format!("fast-forwarded {main} to {}", short(tip)),
+        Merge::UpToDate => format!(
+            "{main} already contains {branch}; it stays at {}",
+            short(&main_tip)
+        ),
+        Merge::MergeCommit(id) => format!(
+            "merged {branch} into {main}: merge commit {}",
+            short(&id.to_string())
+        ),
+    };
+    ui.line(format!("{} {merged}", ui.ok_mark()))?;
+    if done.switch_error.is_some() {
+        return Ok(());
+    }
+    ui.line(format!("{} HEAD is now on {main}", ui.ok_mark()))?;
+    let push = ui.bold(format!("git push origin {main} --follow-tags"));
+    let why = match done.merge {
+        Merge::MergeCommit(_) => format!("its tip carries the {FINISH_TRAILER} trailer"),
+        // main did not move: whether its tip may be pushed was settled when it got there.
+        Merge::UpToDate => return ui.line(format!("next: {push}")),
+        _ => format!("its tip is tagged {}", done.tag),
+    };
+    ui.line(format!(
+        "next: {push} (the pre-push hook accepts {main}: {why})"
+    ))
+}
+
+/// The `finish` event; a log that cannot be written is worth a warning, not a failure.
+fn record(repo: &gate::repo::Repo, branch: &str, tip: &str, main: &str, done: &Finished, ui: &Ui) {
+    let mut event = Event::now("finish");
+    event.branch = Some(branch.into());
+    event.commit = Some(tip.into());
+    event.detail = match done.merge {
+        Merge::None => format!("tag {}; not merged (--no-merge)", done.tag),
+        Merge::MergeCommit(id) => format!(
+            "tag {}; merge-commit {} on {main}",
+            done.tag,
+            short(&id.to_string())
+        ),
+        m => format!("tag {}; {} on {main}", done.tag, merge_kind(m)),
+    };
+    if let Err(e) = EventLog::in_dir(&repo.state_dir()).append(&event) {
+        ui.warn(format!("the finish is done but was not logged: {e}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_name_fills_feature_and_date() {
+        assert_eq!(
+            tag_name("stable-{feature}-{date}", "001-user-auth", "20250102"),
+            "stable-001-user-auth-20250102"
+        );
+        assert_eq!(
+            tag_name("done/{feature}", "002-x", "20250102"),
+            "done/002-x"
+        );
+    }
+}

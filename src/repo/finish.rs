@@ -1,0 +1,449 @@
+//! The git side of `gate finish`: tag a finished feature, land it on main, switch to main.
+//!
+//! The order is what keeps it safe. Everything that depends on the repository's content (the
+//! identity, the in-memory merge and its conflicts) is worked out before anything visible
+//! changes; then the tag is created, then main's ref is moved by compare-and-swap (the tag is
+//! deleted again when main moved under us), then a safe checkout updates the index and working
+//! tree, and only then does HEAD move. A conflict therefore leaves refs, HEAD, the index and
+//! the working tree exactly as they were, and no tag.
+//!
+//! libgit2 runs no hooks, and that is how a merge commit made by `gate finish` is not blocked:
+//! gate's own pre-commit would refuse any commit on a protected branch, but it never sees this
+//! one. `gate finish` has already asked the same rules (`gate check`) about the feature, and
+//! marks the commit with [`crate::hooks::run::FINISH_TRAILER`] so pre-push lets it through.
+//! Other hooks (post-merge, post-checkout, a user's own) do not run either; the command
+//! records its own `finish` event instead.
+
+use std::path::PathBuf;
+
+use git2::build::CheckoutBuilder;
+use git2::{CheckoutNotificationType, ErrorCode, Oid, Reference, Repository, Signature};
+
+use super::{Repo, RepoError, git};
+
+/// How many same-day suffixes (`-2`, `-3`, ...) are tried before giving up.
+const MAX_TAG_SUFFIX: u32 = 999;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    #[error(
+        "no git identity to sign the tag and merge with: set one with \
+         `git config --global user.name \"Your Name\"` and \
+         `git config --global user.email you@example.com`"
+    )]
+    NoIdentity {
+        #[source]
+        source: git2::Error,
+    },
+    #[error(
+        "{branch} moved while gate finish was landing the feature; nothing was changed: \
+         run `gate finish` again"
+    )]
+    Moved {
+        branch: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("no free tag name: {base} and {base}-2 to {base}-{MAX_TAG_SUFFIX} all exist")]
+    NoFreeTag { base: String },
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why HEAD stayed on the feature branch after main moved.
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    #[error("HEAD moved during gate finish (it is now {now}); not switching to {main}")]
+    HeadMoved { now: String, main: String },
+    #[error(
+        "checking out {main} would overwrite {}; move them away, then `git switch {main}`",
+        paths.join(", ")
+    )]
+    WouldOverwrite {
+        main: String,
+        paths: Vec<String>,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot check out {main}; run `git switch {main}`")]
+    Checkout {
+        main: String,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+/// The user's git identity, as `git commit` would take it now: `user.name` and `user.email`,
+/// overridden by `GIT_AUTHOR_*` and `GIT_COMMITTER_*` (dates included).
+pub struct Identity {
+    pub author: Signature<'static>,
+    pub committer: Signature<'static>,
+}
+
+/// How the feature reached main.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// `--no-merge`: main untouched.
+    None,
+    /// main did not exist yet: created at the feature tip.
+    Created,
+    /// main was the feature tip or an ancestor of it, and now is the tip.
+    FastForward,
+    /// main already contains the feature tip and did not move.
+    UpToDate,
+    /// Both had moved on: a merge commit with parents [main, feature].
+    MergeCommit(Oid),
+}
+
+/// What to finish.
+pub struct Request<'a> {
+    /// The feature branch, e.g. `feature/001-user-auth`.
+    pub branch: &'a str,
+    /// Its tip, as read when the checks passed.
+    pub tip: Oid,
+    /// The branch to land on; `None` only tags (`--no-merge`).
+    pub main: Option<&'a str>,
+    /// The tag name before any same-day suffix.
+    pub tag_base: &'a str,
+    pub tag_message: &'a str,
+    /// The message of a merge commit, should one be needed.
+    pub merge_message: &'a str,
+}
+
+pub enum Finish {
+    /// The merge conflicts in these paths; nothing was changed.
+    Conflict {
+        paths: Vec<String>,
+    },
+    Done(Finished),
+}
+
+pub struct Finished {
+    /// The tag created (never an existing one moved).
+    pub tag: String,
+    pub merge: Merge,
+    /// main's tip afterwards; `None` with `--no-merge`.
+    pub main_tip: Option<Oid>,
+    /// Set when main moved but HEAD stayed on the feature branch.
+    pub switch_error: Option<SwitchError>,
+}
+
+/// main's ref change, decided before anything is written.
+enum Plan {
+    Create,
+    FastForward { from: Oid },
+    UpToDate { at: Oid },
+    Commit { from: Oid, commit: Oid },
+    Conflict { paths: Vec<String> },
+}
+
+/// Whether `name` may be a tag (`refs/tags/<name>` is a valid reference name).
+pub fn is_valid_tag_name(name: &str) -> bool {
+    !name.is_empty() && Reference::is_valid_name(&format!("refs/tags/{name}"))
+}
+
+impl Repo {
+    /// The identity for the tag and the merge commit, or a clear error when none is set.
+    pub fn user_identity(&self) -> Result<Identity, FinishError> {
+        let wrap = |source: git2::Error| match source.code() {
+            ErrorCode::NotFound => FinishError::NoIdentity { source },
+            _ => git(
+                "read the git identity (user.name, user.email, GIT_AUTHOR_*, GIT_COMMITTER_*)",
+            )(source)
+            .into(),
+        };
+        Ok(Identity {
+            author: self.git.author_from_env().map_err(wrap)?,
+            committer: self.git.committer_from_env().map_err(wrap)?,
+        })
+    }
+
+    /// The commit `branch` points at; `None` when it does not exist.
+    pub fn branch_oid(&self, branch: &str) -> Result<Option<Oid>, RepoError> {
+        match self.git.find_reference(&format!("refs/heads/{branch}")) {
+            Ok(r) => Ok(Some(
+                r.peel_to_commit()
+                    .map_err(git(format!("read the tip of {branch}")))?
+                    .id(),
+            )),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git(format!("read branch {branch}"))(e)),
+        }
+    }
+
+    /// The working tree of another worktree whose HEAD is on `branch` (born or not). Moving
+    /// such a branch would leave that worktree's index and files describing the old commit.
+    pub fn checked_out_elsewhere(&self, branch: &str) -> Option<PathBuf> {
+        let refname = format!("refs/heads/{branch}");
+        let mut others = Vec::new();
+        if self.git.is_worktree()
+            && let Ok(main) = Repository::open(self.common_dir())
+        {
+            others.push(main);
+        }
+        if let Ok(names) = self.git.worktrees() {
+            for name in names.iter().flatten() {
+                if let Some(name) = name
+                    && let Ok(wt) = self.git.find_worktree(name)
+                    && let Ok(repo) = Repository::open_from_worktree(&wt)
+                {
+                    others.push(repo);
+                }
+            }
+        }
+        others.into_iter().find_map(|repo| {
+            let dir: PathBuf = repo.workdir()?.components().collect();
+            let head = repo.find_reference("HEAD").ok()?;
+            (dir != self.root && head.symbolic_target().ok().flatten() == Some(refname.as_str()))
+                .then_some(dir)
+        })
+    }
+
+    /// Tags the feature tip and, unless `--no-merge`, lands it on main and switches there.
+    /// See the module documentation for the order and why it is safe.
+    pub fn finish(&self, req: &Request, id: &Identity) -> Result<Finish, FinishError> {
+        let plan = match req.main {
+            Some(main) => Some(self.plan_landing(main, req.tip, req.merge_message, id)?),
+            None => None,
+        };
+        if let Some(Plan::Conflict { paths }) = plan {
+            return Ok(Finish::Conflict { paths });
+        }
+        let (tag, tag_id) = self.create_unique_tag(req.tag_base, req.tip, req.tag_message, id)?;
+        let (Some(main), Some(plan)) = (req.main, plan) else {
+            return Ok(Finish::Done(Finished {
+                tag,
+                merge: Merge::None,
+                main_tip: None,
+                switch_error: None,
+            }));
+        };
+        let (merge, main_tip) = match self.move_main_ref(main, req.tip, &plan) {
+            Ok(moved) => moved,
+            Err(e) => {
+                self.delete_tag_if_ours(&tag, tag_id);
+                return Err(e);
+            }
+        };
+        let switch_error = self
+            .switch_to_main(req.branch, req.tip, main, main_tip)
+            .err();
+        Ok(Finish::Done(Finished {
+            tag,
+            merge,
+            main_tip: Some(main_tip),
+            switch_error,
+        }))
+    }
+
+    /// How `tip` lands on `main`. A merge commit is written to the object store here, but
+    /// nothing refers to it until main's ref moves.
+    fn plan_landing(
+        &self,
+        main: &str,
+        tip: Oid,
+        message: &str,
+        id: &Identity,
+    ) -> Result<Plan, RepoError> {
+        let Some(from) = self.branch_oid(main)? else {
+            return Ok(Plan::Create);
+        };
+        let descends = |a, b| {
+            self.git
+                .graph_descendant_of(a, b)
+                .map_err(git(format!("compare {main} with the feature")))
+        };
+        if from == tip || descends(tip, from)? {
+            return Ok(Plan::FastForward { from });
+        }
+        if descends(from, tip)? {
+            return Ok(Plan::UpToDate { at: from });
+        }
+        let ours = self
+            .git
+            .find_commit(from)
+            .map_err(git(format!("read {main}")))?;
+        let theirs = self
+            .git
+            .find_commit(tip)
+            .map_err(git("read the feature tip"))?;
+        let mut index = self
+            .git
+            .merge_commits(&ours, &theirs, None)
+            .map_err(git(format!("merge the feature into {main} in memory")))?;
+        if index.has_conflicts() {
+            return Ok(Plan::Conflict {
+                paths: conflicted_paths(&index)?,
+            });
+        }
+        let tree_id = index
+            .write_tree_to(&self.git)
+            .map_err(git("write the merged tree"))?;
+        let tree = self
+            .git
+            .find_tree(tree_id)
+            .map_err(git("read the merged tree"))?;
+        let commit = self
+            .git
+            .commit(
+                None,
+                &id.author,
+                &id.committer,
+                message,
+                &tree,
+                &[&ours, &theirs],
+            )
+            .map_err(git("write the merge commit"))?;
+        Ok(Plan::Commit { from, commit })
+    }
+
+    /// An annotated tag on `target` named `base`, or `base-2`, `base-3`, ... when taken.
+    /// Never forced, so an existing tag never moves, even one created a moment ago.
+    fn create_unique_tag(
+        &self,
+        base: &str,
+        target: Oid,
+        message: &str,
+        id: &Identity,
+    ) -> Result<(String, Oid), FinishError> {
+        let object = self
+            .git
+            .find_object(target, None)
+            .map_err(git("read the feature tip"))?;
+        for n in 1..=MAX_TAG_SUFFIX {
+            let name = match n {
+                1 => base.to_owned(),
+                _ => format!("{base}-{n}"),
+            };
+            match self.git.tag(&name, &object, &id.committer, message, false) {
+                Ok(tag_id) => return Ok((name, tag_id)),
+                Err(e) if e.code() == ErrorCode::Exists => continue,
+                Err(e) => return Err(git(format!("create tag {name}"))(e).into()),
+            }
+        }
+        Err(FinishError::NoFreeTag { base: base.into() })
+    }
+
+    /// Undoes [`Repo::create_unique_tag`], but only while the tag is still the one we made.
+    fn delete_tag_if_ours(&self, name: &str, tag_id: Oid) {
+        if let Ok(mut r) = self.git.find_reference(&format!("refs/tags/{name}"))
+            && r.target() == Some(tag_id)
+        {
+            let _ = r.delete();
+        }
+    }
+
+    /// Moves main's ref as planned, only if it still points where `plan` read it.
+    fn move_main_ref(
+        &self,
+        main: &str,
+        tip: Oid,
+        plan: &Plan,
+    ) -> Result<(Merge, Oid), FinishError> {
+        let refname = format!("refs/heads/{main}");
+        let log = "gate finish";
+        let moved = match *plan {
+            Plan::Create => self
+                .git
+                .reference(
+                    &refname,
+                    tip,
+                    false,
+                    &format!("{log}: created at the feature"),
+                )
+                .map(|_| (Merge::Created, tip)),
+            Plan::FastForward { from } => self
+                .git
+                .reference_matching(&refname, tip, true, from, &format!("{log}: fast-forward"))
+                .map(|_| (Merge::FastForward, tip)),
+            Plan::Commit { from, commit } => self
+                .git
+                .reference_matching(&refname, commit, true, from, &format!("{log}: merge"))
+                .map(|_| (Merge::MergeCommit(commit), commit)),
+            Plan::UpToDate { at } => Ok((Merge::UpToDate, at)),
+            Plan::Conflict { .. } => unreachable!("conflicts return before main moves"),
+        };
+        moved.map_err(|source| match source.code() {
+            ErrorCode::Exists | ErrorCode::Modified => FinishError::Moved {
+                branch: main.into(),
+                source,
+            },
+            _ => git(format!("move {main}"))(source).into(),
+        })
+    }
+
+    /// Puts the index and working tree on `main_tip` with a safe checkout, then HEAD on main.
+    /// The tree was clean, so a safe checkout cannot lose work; ignored files in the way are
+    /// not overwritten either. If it fails, HEAD stays on `branch`.
+    fn switch_to_main(
+        &self,
+        branch: &str,
+        tip: Oid,
+        main: &str,
+        main_tip: Oid,
+    ) -> Result<(), SwitchError> {
+        let head = self.git.head().ok();
+        let on_branch = head.as_ref().is_some_and(|h| {
+            h.name().ok() == Some(format!("refs/heads/{branch}").as_str())
+                && h.target() == Some(tip)
+        });
+        if !on_branch {
+            let now = head
+                .and_then(|h| h.name().ok().map(str::to_owned))
+                .unwrap_or_else(|| "unreadable".into());
+            return Err(SwitchError::HeadMoved {
+                now,
+                main: main.into(),
+            });
+        }
+        let checkout = |source| SwitchError::Checkout {
+            main: main.into(),
+            source,
+        };
+        let tree = self
+            .git
+            .find_commit(main_tip)
+            .and_then(|c| c.tree())
+            .map_err(checkout)?;
+        let mut in_the_way = Vec::new();
+        let result = {
+            let mut opts = CheckoutBuilder::new();
+            opts.safe()
+                .overwrite_ignored(false)
+                .notify_on(CheckoutNotificationType::CONFLICT)
+                .notify(|_, path, _, _, _| {
+                    in_the_way.extend(path.map(|p| p.to_string_lossy().into_owned()));
+                    true
+                });
+            self.git.checkout_tree(tree.as_object(), Some(&mut opts))
+        };
+        match result {
+            Err(source) if !in_the_way.is_empty() => Err(SwitchError::WouldOverwrite {
+                main: main.into(),
+                paths: in_the_way,
+                source,
+            }),
+            Err(source) => Err(checkout(source)),
+            Ok(()) => self
+                .git
+                .set_head(&format!("refs/heads/{main}"))
+                .map_err(checkout),
+        }
+    }
+}
+
+/// Each conflicted path once, in index order.
+fn conflicted_paths(index: &git2::Index) -> Result<Vec<String>, RepoError> {
+    let mut paths: Vec<String> = Vec::new();
+    for conflict in index.conflicts().map_err(git("list the merge conflicts"))? {
+        let conflict = conflict.map_err(git("read a merge conflict"))?;
+        let entry = conflict.our.or(conflict.their).or(conflict.ancestor);
+        if let Some(e) = entry {
+            let path = String::from_utf8_lossy(&e.path).into_owned();
+            if paths.last() != Some(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    Ok(paths)
+}

@@ -1,0 +1,416 @@
+//! `gate finish`: refusals that change nothing, the fast-forward, merge-commit and unborn-main
+//! paths, a conflict that leaves every byte as it was, same-day tag suffixes, `--no-merge`,
+//! and a finished main that gate's own pre-push hook lets through.
+
+use std::path::Path;
+
+use crate::env::{TestEnv, all, assert_contains, assert_exit, code, stderr, stdout};
+
+const BRANCH: &str = "feature/001-user-auth";
+
+/// Today as gate names it (the tests run gate with `TZ=UTC`).
+fn today() -> String {
+    jiff::Timestamp::now().strftime("%Y%m%d").to_string()
+}
+
+/// `stable-001-user-auth-<today>` plus `suffix`, allowing for a run across midnight.
+#[track_caller]
+fn assert_tags(env: &TestEnv, before: &str, suffixes: &[&str]) {
+    let tags = env.git(&["tag", "-l"]);
+    let want = |date: &str| {
+        suffixes
+            .iter()
+            .map(|s| format!("stable-001-user-auth-{date}{s}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        tags == want(before) || tags == want(&today()),
+        "unexpected tags:\n{tags}"
+    );
+}
+
+/// A repository whose feature `001-user-auth` is complete and committed on its branch.
+fn finished(env: TestEnv) -> TestEnv {
+    env.complete_feature("User auth");
+    env.commit_all("spec, plan and tasks for user auth");
+    env
+}
+
+/// What `gate finish` must not change when it refuses: refs, HEAD, status, index bytes, tags.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    refs: String,
+    head: String,
+    status: String,
+    index: Vec<u8>,
+    tags: String,
+}
+
+fn snapshot(env: &TestEnv) -> Snapshot {
+    // git status may refresh the index, so it runs before the index is read.
+    let status = env.git(&["status", "--porcelain", "--ignored"]);
+    Snapshot {
+        refs: env.git(&["for-each-ref", "--format=%(refname) %(objectname)"]),
+        head: env.git(&["symbolic-ref", "HEAD"]),
+        status,
+        index: std::fs::read(env.path(".git/index")).expect("read .git/index"),
+        tags: env.git(&["tag", "-l"]),
+    }
+}
+
+fn rev(env: &TestEnv, name: &str) -> String {
+    env.git(&["rev-parse", name])
+}
+
+fn bare_remote(env: &TestEnv) {
+    let remote = env.base_dir().join("remote.git");
+    let remote = remote.to_str().expect("utf-8 temp path");
+    env.git(&["init", "-q", "--bare", remote]);
+    env.git(&["remote", "add", "origin", remote]);
+}
+
+/// A repository with gate initialised (hooks installed), its setup committed on main.
+fn hooked() -> TestEnv {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init"]), 0);
+    env.commit_all("set up gate");
+    env
+}
+
+fn push(env: &TestEnv, root: &Path) -> std::process::Output {
+    env.git_hooked(
+        root,
+        &["push", "-q", "origin", "main", "--follow-tags"],
+        &[],
+    )
+}
+
+#[test]
+fn refused_when_check_fails_showing_the_violations() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["specify", "User auth"]), 0);
+    env.fill("specs/001-user-auth/spec.md");
+    env.commit_all("spec only");
+    let before = snapshot(&env);
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stderr(&out),
+        &[
+            "gate finish: refused",
+            "nothing was changed",
+            "[implementation-gate] specs/001-user-auth/plan.md is missing",
+            "fix: run `gate plan`",
+        ],
+    );
+    assert_eq!(snapshot(&env), before);
+}
+
+#[test]
+fn refused_on_main_where_there_is_no_feature() {
+    let env = TestEnv::new();
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(&stderr(&out), &["[feature-branch] main is protected"]);
+    assert_eq!(env.git(&["tag", "-l"]), "");
+}
+
+#[test]
+fn refused_on_a_dirty_tree_naming_the_paths_and_changing_nothing() {
+    let env = finished(TestEnv::new());
+    env.write("README.md", "# changed\n");
+    env.write("notes.txt", "untracked\n");
+    env.write("src/lib.rs", "staged\n");
+    env.git(&["add", "src/lib.rs"]);
+    let before = snapshot(&env);
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stderr(&out),
+        &[
+            "uncommitted changes",
+            "README.md (modified)",
+            "notes.txt (untracked)",
+            "src/lib.rs (staged)",
+            "git stash -u",
+        ],
+    );
+    assert_eq!(snapshot(&env), before);
+}
+
+#[test]
+fn refused_while_a_merge_is_in_progress() {
+    let env = finished(TestEnv::new());
+    env.git(&["switch", "-q", "main"]);
+    env.write("README.md", "main's line\n");
+    env.commit_all("main edits README");
+    env.git(&["switch", "-q", BRANCH]);
+    env.write("README.md", "feature's line\n");
+    env.commit_all("feature edits README");
+    assert_ne!(code(&env.git_output(&["merge", "-q", "main"])), 0);
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(&stderr(&out), &["a merge is in progress"]);
+    assert_eq!(env.git(&["tag", "-l"]), "");
+}
+
+#[test]
+fn fast_forward_tags_merges_and_switches_to_main() {
+    let env = TestEnv::new();
+    env.write(".gitignore", "*.log\n");
+    env.commit_all("ignore logs");
+    let env = finished(env);
+    // Ignored files are not dirt.
+    env.write("debug.log", "noise\n");
+    let tip = rev(&env, "HEAD");
+    let date = today();
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 0);
+    assert_contains(
+        &stdout(&out),
+        &[
+            &format!("tagged {BRANCH} at {}", &tip[..10]),
+            "stable-001-user-auth-",
+            &format!("fast-forwarded main to {}", &tip[..10]),
+            "HEAD is now on main",
+            "next: git push origin main --follow-tags",
+        ],
+    );
+    assert_tags(&env, &date, &[""]);
+    let tag = env.git(&["tag", "-l"]);
+    assert_eq!(env.git(&["cat-file", "-t", &tag]), "tag", "not annotated");
+    assert_eq!(rev(&env, &format!("{tag}^{{commit}}")), tip);
+    assert_eq!(
+        env.git(&[
+            "for-each-ref",
+            "--format=%(taggername) %(taggeremail)",
+            &format!("refs/tags/{tag}")
+        ]),
+        "Test Committer <committer@example.com>"
+    );
+    assert_eq!(rev(&env, "main"), tip);
+    assert_eq!(env.branch(), "main");
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    assert!(env.exists("debug.log"));
+    let log = stdout(&env.gate(&["log", "-n", "1"]));
+    assert_contains(&log, &["finish", BRANCH, &tip[..10], &tag, "fast-forward"]);
+}
+
+#[test]
+fn merge_commit_when_main_moved_on() {
+    let env = finished(TestEnv::new());
+    let tip = rev(&env, "HEAD");
+    env.git(&["switch", "-q", "main"]);
+    env.write("CHANGELOG.md", "meanwhile on main\n");
+    env.commit_all("main moved on");
+    let old_main = rev(&env, "main");
+    env.git(&["switch", "-q", BRANCH]);
+
+    let out = env.gate(&["finish", "--json"]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let main = rev(&env, "main");
+    assert_eq!(json["merge"], "merge-commit");
+    assert_eq!(json["commit"], tip.as_str());
+    assert_eq!(json["main"], "main");
+    assert_eq!(json["branch"], BRANCH);
+    assert_eq!(json["main_commit"], main.as_str());
+    assert_eq!(json["head"], "main");
+    let tag = json["tag"].as_str().expect("a tag name");
+    assert_eq!(rev(&env, &format!("{tag}^{{commit}}")), tip);
+
+    assert_eq!(
+        env.git(&["rev-list", "--parents", "-n", "1", "main"]),
+        format!("{main} {old_main} {tip}")
+    );
+    let message = env.git(&["log", "-1", "--format=%B", "main"]);
+    assert_contains(
+        &message,
+        &[
+            &format!("Merge {BRANCH} (gate finish)"),
+            "Gate-Finish: 001-user-auth",
+        ],
+    );
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%an|%cn", "main"]),
+        "Test Author|Test Committer"
+    );
+    assert_eq!(env.branch(), "main");
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    assert!(env.exists("CHANGELOG.md") && env.exists("specs/001-user-auth/tasks.md"));
+}
+
+#[test]
+fn a_conflict_leaves_every_ref_index_and_file_as_it_was() {
+    let env = finished(TestEnv::new());
+    env.write("README.md", "# the feature's title\n");
+    env.commit_all("feature edits README");
+    env.git(&["switch", "-q", "main"]);
+    env.write("README.md", "# main's title\n");
+    env.commit_all("main edits README");
+    env.git(&["switch", "-q", BRANCH]);
+
+    let before = snapshot(&env);
+    let heads = env.git(&["rev-parse", "HEAD", "main"]);
+    let readme = env.read_bytes("README.md");
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stderr(&out),
+        &[
+            &format!("merging {BRANCH} into main conflicts in 1 path"),
+            "README.md",
+            "nothing was changed: no tag",
+            "git merge main",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(env.path(".git/index")).unwrap(),
+        before.index,
+        "the index changed"
+    );
+    assert_eq!(env.git(&["rev-parse", "HEAD", "main"]), heads);
+    assert_eq!(env.read_bytes("README.md"), readme);
+    assert_eq!(snapshot(&env), before);
+    assert!(!env.exists(".git/MERGE_HEAD"));
+}
+
+#[test]
+fn a_second_finish_the_same_day_gets_a_suffix_and_never_moves_the_first_tag() {
+    let env = finished(TestEnv::new());
+    let date = today();
+    assert_exit(&env.gate(&["finish"]), 0);
+    let first = env.git(&["tag", "-l"]);
+    let first_target = rev(&env, &first);
+    env.git(&["switch", "-q", BRANCH]);
+    env.write("docs/more.md", "a follow-up\n");
+    env.commit_all("follow-up");
+    let out = env.gate(&["finish", "--json"]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["tag"], format!("{first}-2").as_str());
+    assert_eq!(json["merge"], "fast-forward");
+    assert_tags(&env, &date, &["", "-2"]);
+    assert_eq!(rev(&env, &first), first_target, "the first tag moved");
+}
+
+#[test]
+fn no_merge_only_tags_and_stays_on_the_branch() {
+    let env = finished(TestEnv::new());
+    let (tip, main) = (rev(&env, "HEAD"), rev(&env, "main"));
+    let date = today();
+    let out = env.gate(&["finish", "--no-merge", "--json"]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["merge"], "none");
+    assert_eq!(json["head"], BRANCH);
+    assert!(json["main_commit"].is_null());
+    assert_tags(&env, &date, &[""]);
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(env.branch(), BRANCH);
+    assert_eq!(rev(&env, "HEAD"), tip);
+
+    let out = env.gate(&["finish", "--no-merge"]);
+    assert_exit(&out, 0);
+    assert_contains(
+        &stdout(&out),
+        &["main left alone (--no-merge)", "git push origin stable-"],
+    );
+}
+
+#[test]
+fn unborn_main_is_created_at_the_feature_tip() {
+    let env = finished(TestEnv::unborn());
+    let tip = rev(&env, "HEAD");
+    assert!(
+        !env.git_output(&["rev-parse", "--verify", "-q", "main"])
+            .status
+            .success()
+    );
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["created main at", "HEAD is now on main"]);
+    assert_eq!(rev(&env, "main"), tip);
+    assert_eq!(env.branch(), "main");
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn refused_while_main_is_checked_out_in_another_worktree() {
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    let main = rev(&env, "main");
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stderr(&out),
+        &["main is checked out in the worktree", "wt"],
+    );
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(env.git(&["tag", "-l"]), "");
+}
+
+#[test]
+fn after_a_fast_forward_finish_pre_push_lets_main_through_but_not_a_plain_commit() {
+    let env = finished(hooked());
+    bare_remote(&env);
+    assert_exit(&env.gate(&["finish"]), 0);
+    let out = push(&env, &env.root);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let remote_tags = env.git(&["ls-remote", "--tags", "origin"]);
+    assert_contains(&remote_tags, &["refs/tags/stable-001-user-auth-"]);
+
+    env.write("README.md", "straight onto main\n");
+    env.commit_all("a plain commit on main");
+    let out = push(&env, &env.root);
+    assert_eq!(code(&out), 1, "{}", all(&out));
+    assert_contains(&stderr(&out), &["push refused", "protected branch main"]);
+}
+
+#[test]
+fn after_a_merge_commit_finish_pre_push_accepts_the_trailer() {
+    let env = finished(hooked());
+    bare_remote(&env);
+    env.git(&["switch", "-q", "main"]);
+    env.write("CHANGELOG.md", "meanwhile on main\n");
+    env.commit_all("main moved on");
+    env.git(&["switch", "-q", BRANCH]);
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["merge commit", "Gate-Finish: trailer"]);
+    let out = push(&env, &env.root);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+}
+
+#[test]
+fn an_ignored_file_in_the_way_keeps_head_on_the_branch_and_says_so() {
+    let env = finished(TestEnv::new());
+    env.write(".gitignore", "out/\n");
+    env.commit_all("ignore out/");
+    let tip = rev(&env, "HEAD");
+    env.git(&["switch", "-q", "main"]);
+    env.write("out/data.txt", "main tracks this\n");
+    env.commit_all("main tracks out/data.txt");
+    env.git(&["switch", "-q", BRANCH]);
+    env.write("out/data.txt", "my ignored local data\n");
+
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 3);
+    assert_contains(
+        &stderr(&out),
+        &[
+            "main is merged and tagged",
+            &format!("HEAD stays on {BRANCH}"),
+            "would overwrite out/data.txt",
+            "git switch main",
+        ],
+    );
+    assert_contains(&stdout(&out), &["merge commit"]);
+    assert_eq!(env.branch(), BRANCH);
+    assert_eq!(rev(&env, "HEAD"), tip);
+    assert_eq!(env.read("out/data.txt"), "my ignored local data\n");
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    assert_eq!(rev(&env, "main^2"), tip);
+}
