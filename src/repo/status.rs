@@ -38,7 +38,12 @@ impl Entry {
     }
 }
 
-/// All changes (`paths` empty) or only those under `paths`.
+/// Above this many paths a full status is cheaper than a long command line.
+pub const MAX_PATHSPECS: usize = 2000;
+
+/// All changes (`paths` empty) or only those under `paths` (`git status` takes no
+/// pathspec file, so they go on the command line; callers fall back to a full status above
+/// [`MAX_PATHSPECS`]).
 pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     let mut args: Vec<&OsStr> = [
         "status",
@@ -51,18 +56,11 @@ pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     .iter()
     .map(OsStr::new)
     .collect();
-    let pathspec: Vec<u8>;
-    let stdin = if paths.is_empty() {
-        None
-    } else {
-        args.extend([
-            OsStr::new("--pathspec-from-file=-"),
-            OsStr::new("--pathspec-file-nul"),
-        ]);
-        pathspec = nul_joined(paths);
-        Some(pathspec.as_slice())
-    };
-    let out = cli::git_ok(root, literal(&args), stdin)?;
+    if !paths.is_empty() && paths.len() <= MAX_PATHSPECS {
+        args.push(OsStr::new("--"));
+        args.extend(paths.iter().map(|p| OsStr::from_bytes(p)));
+    }
+    let out = cli::git_ok(root, literal(&args), None)?;
     Ok(parse(&out.stdout, root))
 }
 

@@ -295,3 +295,15 @@ fn shadow_on_request_leaves_the_branch_alone() {
     assert_eq!(msg, "before a risky refactor");
     let _ = Path::new("");
 }
+
+#[test]
+fn only_the_named_paths_are_committed() {
+    let env = on_complete_feature();
+    env.write("src/a.rs", "a\n");
+    env.write("src/b.rs", "b\n");
+    env.write("dir/x/y.md", "y\n");
+    let out = env.gate(&["snapshot", "--only", "src/a.rs", "dir"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["2 added (dir/x/y.md, src/a.rs)"]);
+    assert_eq!(env.git(&["status", "--porcelain"]), "?? src/b.rs");
+}

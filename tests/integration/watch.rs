@@ -82,6 +82,18 @@ fn work_is_auto_committed_after_the_interval_and_stop_is_graceful() {
     assert_eq!(subject, "Progress: 2 added (docs/new/deep/note.md, src/lib.rs)");
     assert_contains(&env.git(&["log", "-1", "--format=%B"]), &["Gate-Auto-Commit: true"]);
     assert_eq!(env.git(&["status", "--porcelain"]), "");
+    // The next commit is built from the paths the file events named: an edit, a deletion,
+    // and a new directory.
+    let first = env.git(&["rev-parse", "HEAD"]);
+    env.write("src/lib.rs", "pub fn g() {}\n");
+    std::fs::remove_file(env.path("docs/new/deep/note.md")).unwrap();
+    env.write("more/a/b.md", "b\n");
+    wait_for("a second auto-commit", Duration::from_secs(15), || env.git(&["rev-parse", "HEAD"]) != first);
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s"]),
+        "Progress: 1 modified, 1 added, 1 deleted (docs/new/deep/note.md, more/a/b.md, src/lib.rs)"
+    );
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
     let (code, log) = w.stop();
     assert_eq!(code, Some(0), "{log}");
     assert_contains(&log, &["committed", "stopping"]);
