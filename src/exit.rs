@@ -1,5 +1,4 @@
-//! Errors to exit codes: 1 refused, 2 usage or configuration, 3 I/O or git; a closed pipe
-//! (`gate log | head`) is success.
+//! Errors to exit codes: 1 refused, 2 usage or configuration, 3 I/O or git.
 
 use std::process::ExitCode;
 
@@ -21,11 +20,10 @@ pub const FAILURE: u8 = 3;
 #[error("{0}")]
 pub struct Refused(pub String);
 
-/// Prints `error` with its causes on stderr and picks the exit code.
+/// Prints `error` with its causes on stderr and picks the exit code. (A closed stdout is not
+/// an error at all: `Ui` absorbs it and the command keeps its own exit code. A broken pipe to
+/// a child process is an error like any other, never a silent success.)
 pub fn report(ui: &Ui, error: &anyhow::Error) -> ExitCode {
-    if is_broken_pipe(error) {
-        return ExitCode::SUCCESS;
-    }
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
@@ -57,11 +55,4 @@ fn code_for(error: &anyhow::Error) -> u8 {
         }
     }
     FAILURE
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

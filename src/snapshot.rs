@@ -108,7 +108,7 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
             skipped,
         ));
     }
-    let decision = decide(repo, config, &candidates, opts.shadow)?;
+    let decision = decide(repo, config, &candidates, opts.paths.is_some(), opts.shadow)?;
     let paths: Vec<Vec<u8>> = candidates.iter().map(|e| e.path.clone()).collect();
     let outcome = match decision {
         Decision::Commit { branch } => commit_on(repo, &branch, &paths, opts)?,
@@ -159,17 +159,21 @@ pub fn decide(
     repo: &Repo,
     config: &Config,
     candidates: &[Entry],
+    partial: bool,
     shadow: bool,
 ) -> Result<Decision, SnapshotError> {
     let shadow_because = |reason: String| Ok(Decision::Shadow { reason });
     if shadow {
         return shadow_because("requested (--shadow)".into());
     }
-    // What the commit would hold: these paths plus whatever the agent already staged.
+    // What the commit would hold: these paths plus whatever the agent already staged. A full
+    // status lists staged paths already; a partial one (from file events) may not.
     let mut staged: Vec<String> = candidates.iter().map(Entry::display).collect();
-    staged.extend(repo.staged_paths(None).unwrap_or_default());
-    staged.sort();
-    staged.dedup();
+    if partial {
+        staged.extend(status::staged(repo.root())?);
+        staged.sort();
+        staged.dedup();
+    }
     let (facts, _) = facts::gather(
         repo,
         config,
@@ -294,17 +298,28 @@ pub fn events(report: &Report) -> Vec<Event> {
         events.push(e);
     }
     let e = match &report.outcome {
-        Outcome::Committed { commit, branch, summary } => {
+        Outcome::Committed {
+            commit,
+            branch,
+            summary,
+        } => {
             let mut e = Event::now("auto-commit");
             e.commit = Some(commit.clone());
             e.branch = Some(branch.clone());
             e.detail = summary.clone();
             e
         }
-        Outcome::Shadowed { commit, refname, reason, summary } => {
+        Outcome::Shadowed {
+            commit,
+            refname,
+            reason,
+            summary,
+        } => {
             let mut e = Event::now("snapshot");
             e.commit = Some(commit.clone());
-            e.branch = refname.strip_prefix("refs/gate/snapshots/").map(str::to_owned);
+            e.branch = refname
+                .strip_prefix("refs/gate/snapshots/")
+                .map(str::to_owned);
             e.detail = format!("{summary}; {reason}; restore: git checkout {refname} -- <path>");
             e
         }

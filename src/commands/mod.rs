@@ -1,16 +1,23 @@
 //! One file per subcommand; this is the list and the dispatch.
 
+mod agents;
 mod artifact;
 mod check;
+mod completions;
 mod config;
 mod finish;
 mod guard;
 mod hook;
 mod hooks;
 mod init;
+mod learn;
 mod log;
+mod man;
+mod send;
+mod service;
 mod snapshot;
 mod specify;
+mod verify;
 mod watch;
 
 use std::process::ExitCode;
@@ -31,6 +38,13 @@ pub enum Command {
     Hooks(hooks::Args),
     Hook(hook::Args),
     Log(log::Args),
+    Learn(learn::Args),
+    Verify(verify::Args),
+    Service(service::Args),
+    Completions(completions::Args),
+    Man(man::Args),
+    Send(send::Args),
+    Agents(agents::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
     Watch(watch::Args),
@@ -48,6 +62,13 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args, ui),
         Command::Hook(args) => hook::run(&args, ui),
         Command::Log(args) => log::run(&args, ui),
+        Command::Learn(args) => learn::run(&args, ui),
+        Command::Verify(args) => verify::run(&args, ui),
+        Command::Service(args) => service::run(&args, ui),
+        Command::Completions(args) => completions::run(&args, ui),
+        Command::Man(args) => man::run(&args, ui),
+        Command::Send(args) => send::run(&args, ui),
+        Command::Agents(args) => agents::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
         Command::Watch(args) => watch::run(&args, ui),

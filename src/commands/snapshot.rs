@@ -34,7 +34,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         shadow: args.shadow,
         paths: (!args.only.is_empty()).then(|| {
             use std::os::unix::ffi::OsStrExt;
-            args.only.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect()
+            args.only
+                .iter()
+                .map(|p| p.as_os_str().as_bytes().to_vec())
+                .collect()
         }),
     };
     let report = snapshot::take(&project.repo, &project.config, &opts)?;

@@ -46,7 +46,9 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
                 ui.line(format!("{} stopped the watcher (pid {pid})", ui.ok_mark()))?;
                 Ok(ExitCode::SUCCESS)
             }
-            Some(pid) => Err(Refused(format!("the watcher (pid {pid}) did not stop within 30 s")).into()),
+            Some(pid) => {
+                Err(Refused(format!("the watcher (pid {pid}) did not stop within 30 s")).into())
+            }
             None => {
                 ui.line("no watcher is running")?;
                 Ok(ExitCode::SUCCESS)
@@ -64,8 +66,13 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
 /// Starts the watcher detached; shared with `gate init --start` and `gate schedule`.
 pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Result<ExitCode> {
     if daemon::is_running(paths) {
-        let pid = daemon::read_status(paths).map(|s| s.pid.to_string()).unwrap_or_else(|| "?".into());
-        ui.line(format!("{} a watcher is already running (pid {pid})", ui.ok_mark()))?;
+        let pid = daemon::read_status(paths)
+            .map(|s| s.pid.to_string())
+            .unwrap_or_else(|| "?".into());
+        ui.line(format!(
+            "{} a watcher is already running (pid {pid})",
+            ui.ok_mark()
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     std::fs::create_dir_all(repo.state_dir())?;
@@ -93,7 +100,9 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             anyhow::bail!("the watcher exited at once ({exit}):\n{}", tail.join("\n"));
         }
-        if daemon::is_running(paths) && daemon::read_status(paths).is_some_and(|s| s.pid == child.id()) {
+        if daemon::is_running(paths)
+            && daemon::read_status(paths).is_some_and(|s| s.pid == child.id())
+        {
             ui.line(format!(
                 "{} watcher started (pid {}); log: {}",
                 ui.ok_mark(),
@@ -104,7 +113,10 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    anyhow::bail!("the watcher did not report in within 10 s; see {}", paths.log.display())
+    anyhow::bail!(
+        "the watcher did not report in within 10 s; see {}",
+        paths.log.display()
+    )
 }
 
 #[derive(Serialize)]
@@ -120,14 +132,32 @@ fn status(ui: &Ui, paths: &daemon::Paths, json: bool) -> anyhow::Result<ExitCode
     if json {
         ui.json(&StatusReport { running, status })?;
     } else if let Some(s) = &status {
-        ui.line(format!("{} watcher running (pid {}) since {}, {} mode, {} watches", ui.ok_mark(), s.pid, s.since, s.mode, s.watches))?;
+        ui.line(format!(
+            "{} watcher running (pid {}) since {}, {} mode, {} watches",
+            ui.ok_mark(),
+            s.pid,
+            s.since,
+            s.mode,
+            s.watches
+        ))?;
         if let Some(d) = &s.last_decision {
-            ui.line(format!("  last decision at {}: {d}", s.last_decision_at.as_deref().unwrap_or("?")))?;
+            ui.line(format!(
+                "  last decision at {}: {d}",
+                s.last_decision_at.as_deref().unwrap_or("?")
+            ))?;
         }
     } else {
-        ui.line(format!("{} no watcher running; start one: {}", ui.fail_mark(), ui.bold("gate watch --daemon")))?;
+        ui.line(format!(
+            "{} no watcher running; start one: {}",
+            ui.fail_mark(),
+            ui.bold("gate watch --daemon")
+        ))?;
     }
-    Ok(if running { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::REFUSED) })
+    Ok(if running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::REFUSED)
+    })
 }
 
 /// Foreground (and daemon) log lines: a timestamp and the decision.

@@ -22,6 +22,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    git_env(root, args, stdin, &[])
+}
+
+/// [`git`] with extra environment variables (e.g. `GIT_INDEX_FILE`).
+pub fn git_env<I, S>(
+    root: &Path,
+    args: I,
+    stdin: Option<&[u8]>,
+    env: &[(&str, &OsStr)],
+) -> Result<Output, CliError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     use std::io::Write;
     let mut cmd = Command::new("git");
     cmd.arg("-C")
@@ -30,6 +44,7 @@ where
         .env("GIT_OPTIONAL_LOCKS", "0")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -38,8 +53,12 @@ where
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(CliError::Spawn)?;
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input).map_err(CliError::Spawn)?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take())
+        && let Err(e) = pipe.write_all(input)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        // A git that exits before reading its input reports why through its status.
+        return Err(CliError::Spawn(e));
     }
     child.wait_with_output().map_err(CliError::Spawn)
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Signature};
 
-use super::cli::CliError;
+use super::cli::{self, CliError};
 use super::status::nul_joined;
 use super::{Repo, RepoError};
 
@@ -98,38 +98,23 @@ pub fn stage(root: &Path, paths: &[Vec<u8>], index_file: Option<&Path>) -> Resul
     if paths.is_empty() {
         return Ok(());
     }
-    let mut cmd = std::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(root)
-        .args([
-            "--literal-pathspecs",
-            "add",
-            "-A",
-            "--pathspec-from-file=-",
-            "--pathspec-file-nul",
-        ])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some(index) = index_file {
-        cmd.env("GIT_INDEX_FILE", index);
-    }
-    let mut child = cmd.spawn().map_err(CliError::Spawn)?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin
-            .write_all(&nul_joined(paths))
-            .map_err(CliError::Spawn)?;
-    }
-    let out = child.wait_with_output().map_err(CliError::Spawn)?;
+    let args = [
+        "--literal-pathspecs",
+        "add",
+        "-A",
+        "--pathspec-from-file=-",
+        "--pathspec-file-nul",
+    ];
+    let env: Vec<(&str, &std::ffi::OsStr)> = index_file
+        .map(|i| ("GIT_INDEX_FILE", i.as_os_str()))
+        .into_iter()
+        .collect();
+    let out = cli::git_env(root, args, Some(&nul_joined(paths)), &env)?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    if stderr.contains("index.lock") || stderr.contains("File exists") {
+    if stderr.contains("index.lock") || stderr.contains(".lock': File exists") {
         return Err(CommitError::Locked(stderr));
     }
     Err(CliError::Failed {
@@ -164,14 +149,22 @@ impl Repo {
         parent: Option<Oid>,
         message: impl Fn(&TreeChanges) -> String,
     ) -> Result<Committed, CommitError> {
-        let mut index = self.git.index().map_err(git("read the index"))?;
-        index.read(true).map_err(git("re-read the index"))?;
-        if index.has_conflicts() {
-            return Ok(Committed::Unchanged);
-        }
-        let tree_id = index
-            .write_tree()
-            .map_err(git("write the index as a tree"))?;
+        // git's write-tree reuses the index's cache-tree and writes only the trees that
+        // changed; libgit2 rebuilds and re-checks every tree (10k directories: ~150 ms).
+        let tree_id = match cli::git(&self.root, ["write-tree"], None)? {
+            out if out.status.success() => {
+                let hex = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                Oid::from_str(&hex).map_err(git("read write-tree's output"))?
+            }
+            out => {
+                let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+                if stderr.contains("index.lock") {
+                    return Err(CommitError::Locked(stderr));
+                }
+                // Unmerged entries: nothing to commit on the branch.
+                return Ok(Committed::Unchanged);
+            }
+        };
         self.create_commit(
             &format!("refs/heads/{branch}"),
             tree_id,
@@ -257,15 +250,8 @@ impl Repo {
         if base_tree.as_ref().is_some_and(|t| t.id() == tree_id) {
             return Ok(Committed::Unchanged);
         }
-        let changes = self.tree_changes(
-            parent_commit
-                .as_ref()
-                .map(|c| c.tree())
-                .transpose()
-                .map_err(git("read the parent tree"))?
-                .as_ref(),
-            &tree,
-        )?;
+        let parent_tree = parent_commit.as_ref().map(|c| c.tree_id());
+        let changes = self.tree_changes(parent_tree, tree_id)?;
         let sig = self.identity();
         let mut parents: Vec<git2::Commit> = parent_commit.into_iter().collect();
         if let Some(prev) = previous_snapshot.filter(|p| Some(*p) != parent) {
@@ -312,27 +298,36 @@ impl Repo {
         }
     }
 
-    fn tree_changes(
-        &self,
-        old: Option<&git2::Tree>,
-        new: &git2::Tree,
-    ) -> Result<TreeChanges, CommitError> {
-        let diff = self
-            .git
-            .diff_tree_to_tree(old, Some(new), None)
-            .map_err(git("diff the new commit"))?;
+    /// What `new` changes against `old` (`None`: the empty tree). git's diff-tree skips
+    /// identical subtrees; libgit2's tree diff reads every tree (10k directories: ~100 ms).
+    fn tree_changes(&self, old: Option<Oid>, new: Oid) -> Result<TreeChanges, CommitError> {
+        const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        let old = old.map_or_else(|| EMPTY_TREE.to_owned(), |o| o.to_string());
+        let out = cli::git_ok(
+            &self.root,
+            [
+                "diff-tree",
+                "-r",
+                "-z",
+                "--no-renames",
+                "--name-status",
+                &old,
+                &new.to_string(),
+            ],
+            None,
+        )?;
         let mut changes = TreeChanges::default();
-        for delta in diff.deltas() {
-            match delta.status() {
-                git2::Delta::Added => changes.added += 1,
-                git2::Delta::Deleted => changes.deleted += 1,
+        let mut fields = out.stdout.split(|&b| b == 0).filter(|f| !f.is_empty());
+        while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+            match status.first() {
+                Some(b'A') => changes.added += 1,
+                Some(b'D') => changes.deleted += 1,
                 _ => changes.modified += 1,
             }
             if changes.sample.len() < 3 {
-                let file = delta.new_file().path().or_else(|| delta.old_file().path());
-                if let Some(p) = file {
-                    changes.sample.push(p.to_string_lossy().into_owned());
-                }
+                changes
+                    .sample
+                    .push(String::from_utf8_lossy(path).into_owned());
             }
         }
         Ok(changes)

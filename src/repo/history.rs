@@ -29,9 +29,15 @@ impl Repo {
 
     /// Commits reachable from `tip` but not from `since` nor from any remote-tracking branch
     /// (those arrived from elsewhere), newest first, at most `limit`.
-    pub fn new_commits(&self, tip: &str, since: Option<&str>, limit: usize) -> Result<Vec<CommitSummary>, RepoError> {
+    pub fn new_commits(
+        &self,
+        tip: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CommitSummary>, RepoError> {
         let mut walk = self.git.revwalk().map_err(git("walk history"))?;
-        walk.set_sorting(Sort::TOPOLOGICAL).map_err(git("walk history"))?;
+        walk.set_sorting(Sort::TOPOLOGICAL)
+            .map_err(git("walk history"))?;
         walk.push(Oid::from_str(tip).map_err(git("read a commit id"))?)
             .map_err(git("walk history"))?;
         if let Some(base) = since.and_then(|s| Oid::from_str(s).ok()) {
@@ -68,7 +74,8 @@ impl Repo {
                 String::from_utf8_lossy(author.name_bytes()),
                 String::from_utf8_lossy(author.email_bytes())
             ),
-            subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default()).into_owned(),
+            subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default())
+                .into_owned(),
             message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
             paths,
         })

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod cli;
 pub mod commit;
 pub mod finish;
+pub mod fork;
 pub mod history;
 pub mod status;
 

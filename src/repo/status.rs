@@ -64,6 +64,22 @@ pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     Ok(parse(&out.stdout, root))
 }
 
+/// Paths staged in the index (git's own `diff --cached`, which uses the index's cache-tree
+/// instead of reading every tree object as libgit2 would).
+pub fn staged(root: &Path) -> Result<Vec<String>, CliError> {
+    let out = cli::git_ok(
+        root,
+        ["diff", "--cached", "--name-only", "-z", "--no-renames"],
+        None,
+    )?;
+    Ok(out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
 /// Paths passed to git are literal: no globbing, no magic.
 fn literal<'a>(args: &'a [&'a OsStr]) -> impl Iterator<Item = &'a OsStr> + Clone {
     std::iter::once(OsStr::new("--literal-pathspecs")).chain(args.iter().copied())

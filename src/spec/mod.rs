@@ -3,6 +3,7 @@
 
 pub mod feature;
 pub mod markdown;
+pub mod tasks;
 pub mod templates;
 
 use serde::Serialize;

@@ -77,11 +77,14 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
     let branches = repo.local_branches().unwrap_or_default();
     for branch in branches {
         let protected = config.is_protected(&branch);
-        let feature = feature::of_branch_with(&branch, &config.branches.feature_prefix).map(str::to_owned);
+        let feature =
+            feature::of_branch_with(&branch, &config.branches.feature_prefix).map(str::to_owned);
         if !protected && feature.is_none() {
             continue;
         }
-        let Some(tip) = repo.tip_of(&branch) else { continue };
+        let Some(tip) = repo.tip_of(&branch) else {
+            continue;
+        };
         let Some(seen) = baseline.tips.get(&branch).cloned() else {
             baseline.tips.insert(branch, tip);
             continue;
@@ -89,7 +92,10 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
         if seen == tip {
             continue;
         }
-        for commit in repo.new_commits(&tip, Some(&seen), LIMIT).unwrap_or_default() {
+        for commit in repo
+            .new_commits(&tip, Some(&seen), LIMIT)
+            .unwrap_or_default()
+        {
             if known.contains(&commit.id) || commit.message.contains(FINISH_TRAILER) {
                 continue;
             }
@@ -107,7 +113,14 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
                     paths: commit.paths.clone(),
                 })
             } else {
-                implementation_slip(repo, config, &rules, &branch, feature.as_deref().unwrap_or_default(), &commit)
+                implementation_slip(
+                    repo,
+                    config,
+                    &rules,
+                    &branch,
+                    feature.as_deref().unwrap_or_default(),
+                    &commit,
+                )
             };
             slips.extend(slip);
         }
@@ -128,7 +141,12 @@ fn implementation_slip(
     feature: &str,
     commit: &crate::repo::history::CommitSummary,
 ) -> Option<Slip> {
-    let implementation: Vec<String> = commit.paths.iter().filter(|p| rules.is_implementation(p)).cloned().collect();
+    let implementation: Vec<String> = commit
+        .paths
+        .iter()
+        .filter(|p| rules.is_implementation(p))
+        .cloned()
+        .collect();
     if implementation.is_empty() {
         return None;
     }
@@ -158,7 +176,12 @@ fn recorded_commits(log: &EventLog) -> HashSet<String> {
     let (events, _) = log.read().unwrap_or_default();
     events
         .into_iter()
-        .filter(|e| matches!(e.kind.as_str(), "commit" | "merge" | "auto-commit" | "finish"))
+        .filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                "commit" | "merge" | "auto-commit" | "finish"
+            )
+        })
         .filter_map(|e| e.commit)
         .collect()
 }

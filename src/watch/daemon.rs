@@ -74,22 +74,37 @@ impl Lock {
             .write(true)
             .open(&paths.lock)
             .map_err(io(&paths.lock))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Lock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(DaemonError::Running {
-                pid: read_status(paths).map(|s| s.pid),
-            }),
-            Err(TryLockError::Error(e)) => Err(io(&paths.lock)(e)),
+        // `is_running` probes by taking the lock for an instant; a watcher starting in that
+        // instant must not mistake the probe for a running watcher, so it tries a few times.
+        for _ in 0..20 {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(TryLockError::WouldBlock) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(TryLockError::Error(e)) => return Err(io(&paths.lock)(e)),
+            }
         }
+        Err(DaemonError::Running {
+            pid: read_status(paths).map(|s| s.pid),
+        })
     }
 }
 
-/// Whether some process holds the lock right now.
+/// Whether some process holds the lock right now. Probing takes the lock for an instant when
+/// it is free (flock has no query); [`Lock::acquire`] allows for that.
 pub fn is_running(paths: &Paths) -> bool {
     let Ok(file) = OpenOptions::new().write(true).open(&paths.lock) else {
         return false;
     };
-    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
 }
 
 pub fn read_status(paths: &Paths) -> Option<Status> {
@@ -101,7 +116,8 @@ pub fn write_status(paths: &Paths, status: &Status) -> Result<(), DaemonError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     serde_json::to_writer_pretty(&mut tmp, status).map_err(|e| io(&paths.status)(e.into()))?;
     tmp.write_all(b"\n").map_err(io(&paths.status))?;
-    tmp.persist(&paths.status).map_err(|e| io(&paths.status)(e.error))?;
+    tmp.persist(&paths.status)
+        .map_err(|e| io(&paths.status)(e.error))?;
     Ok(())
 }
 
@@ -134,7 +150,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::in_dir(dir.path());
         let lock = Lock::acquire(&paths).unwrap();
-        write_status(&paths, &Status { pid: 42, ..Status::default() }).unwrap();
+        write_status(
+            &paths,
+            &Status {
+                pid: 42,
+                ..Status::default()
+            },
+        )
+        .unwrap();
         assert!(is_running(&paths));
         match Lock::acquire(&paths) {
             Err(DaemonError::Running { pid }) => assert_eq!(pid, Some(42)),

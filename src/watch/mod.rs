@@ -53,7 +53,9 @@ pub fn run(root: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError> {
 }
 
 fn now_text() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchError> {
@@ -63,6 +65,14 @@ async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchEr
     let state = repo.state_dir();
     let paths = daemon::Paths::in_dir(&state);
     let _lock = daemon::Lock::acquire(&paths)?;
+    // Say who holds the lock before the (possibly long) walk of the tree.
+    let starting = daemon::Status {
+        pid: std::process::id(),
+        since: now_text(),
+        mode: "starting".into(),
+        ..Default::default()
+    };
+    daemon::write_status(&paths, &starting)?;
     let log = EventLog::in_dir(&state);
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -89,6 +99,8 @@ async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchEr
     let mut baseline = audit::Baseline::load(&state);
     let mut audit_at = Some(Instant::now());
     let mut polling_since: Option<Instant> = None;
+    // The status file is rewritten only when it changes: an idle watcher writes nothing.
+    let mut written: Option<daemon::Status> = None;
     // GATE_WATCH_TRACE=1 logs every change as it is seen (for the latency benchmark).
     let trace = std::env::var_os("GATE_WATCH_TRACE").is_some_and(|v| v == "1");
 
@@ -110,7 +122,10 @@ async fn watch(root: PathBuf, reporter: Arc<dyn Reporter>) -> Result<(), WatchEr
             pending.rescan(Instant::now());
         }
         status.watches = tree.watch_count();
-        let _ = daemon::write_status(&paths, &status);
+        if written.as_ref() != Some(&status) {
+            let _ = daemon::write_status(&paths, &status);
+            written = Some(status.clone());
+        }
 
         let far = Instant::now() + Duration::from_secs(3600);
         let wake = [pending.next_check(interval, quiet), audit_at]
@@ -214,8 +229,17 @@ async fn commit(root: &Path, config: &Config, batch: Batch) -> Result<Report, St
 
 fn decision_text(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Committed { commit, branch, summary } => format!("committed {} on {branch}: {summary}", &commit[..10]),
-        Outcome::Shadowed { commit, refname, reason, .. } => format!("snapshot {} on {refname} ({reason})", &commit[..10]),
+        Outcome::Committed {
+            commit,
+            branch,
+            summary,
+        } => format!("committed {} on {branch}: {summary}", &commit[..10]),
+        Outcome::Shadowed {
+            commit,
+            refname,
+            reason,
+            ..
+        } => format!("snapshot {} on {refname} ({reason})", &commit[..10]),
         Outcome::Unchanged { reason } => format!("nothing to commit ({reason})"),
         Outcome::Retry { reason } => format!("retrying later: {reason}"),
     }

@@ -50,7 +50,9 @@ impl Pending {
     /// Due when the oldest change is `interval` old and the tree has been still for `quiet`.
     pub fn is_due(&self, now: Instant, interval: Duration, quiet: Duration) -> bool {
         match (self.dirty_since, self.last_change) {
-            (Some(first), Some(last)) => now.duration_since(first) >= interval && now.duration_since(last) >= quiet,
+            (Some(first), Some(last)) => {
+                now.duration_since(first) >= interval && now.duration_since(last) >= quiet
+            }
             _ => false,
         }
     }

@@ -7,13 +7,18 @@
 
 mod artifact;
 mod check;
+mod completions;
 mod config;
 mod env;
 mod finish;
 mod hooks;
 mod init;
 mod json;
+mod learn;
+mod log;
+mod service;
 mod snapshot;
 mod specify;
-mod watch;
 mod speckit;
+mod verify;
+mod watch;

@@ -269,7 +269,7 @@ fn a_held_index_lock_is_left_alone_and_retried() {
     std::fs::write(&lock, "someone else's").unwrap();
     let head = env.git(&["rev-parse", "HEAD"]);
     let out = snapshot(&env);
-    assert_eq!(code(&out), 1, "{}", all(&out));
+    assert_eq!(code(&out), 1, "{:?} {}", out.status, all(&out));
     assert_contains(&stdout(&out), &["not now", "index.lock"]);
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "someone else's");
     assert_eq!(env.git(&["rev-parse", "HEAD"]), head);
@@ -306,4 +306,27 @@ fn only_the_named_paths_are_committed() {
     assert_exit(&out, 0);
     assert_contains(&stdout(&out), &["2 added (dir/x/y.md, src/a.rs)"]);
     assert_eq!(env.git(&["status", "--porcelain"]), "?? src/b.rs");
+}
+
+#[test]
+fn git_exiting_before_reading_its_input_is_never_a_silent_success() {
+    // Regression: with index.lock held, `git add` exits before reading the paths gate pipes to
+    // it; the broken pipe was taken for a closed stdout and gate exited 0 saying nothing.
+    let env = on_complete_feature();
+    env.write("src/a.rs", "x\n");
+    std::fs::write(env.root.join(".git/index.lock"), "held").unwrap();
+    let runs: Vec<_> = (0..12)
+        .map(|_| {
+            let mut cmd = env.gate_command(&env.root);
+            cmd.arg("snapshot")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in runs {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+        assert_contains(&stdout(&out), &["index.lock"]);
+    }
 }

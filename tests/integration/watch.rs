@@ -10,7 +10,10 @@ use crate::env::{TestEnv, assert_contains, assert_exit, stdout};
 /// A feature branch with the spec gate passed and a fast cadence.
 fn fast_repo(interval: &str, quiet: &str) -> TestEnv {
     let env = TestEnv::new();
-    env.write(".gate.toml", &format!("[commit]\ninterval = \"{interval}\"\nquiet = \"{quiet}\"\n"));
+    env.write(
+        ".gate.toml",
+        &format!("[commit]\ninterval = \"{interval}\"\nquiet = \"{quiet}\"\n"),
+    );
     env.commit_all("config");
     env.complete_feature("Watched");
     env.commit_all("spec, plan, tasks");
@@ -24,15 +27,22 @@ struct Watcher {
 impl Watcher {
     fn start(env: &TestEnv, vars: &[(&str, &str)]) -> Watcher {
         let mut cmd = env.gate_command(&env.root);
-        cmd.arg("watch").stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.arg("watch")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         for (k, v) in vars {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start gate watch");
         let w = Watcher { child };
-        wait_for("the watcher to take its lock", Duration::from_secs(10), || {
-            stdout(&env.gate(&["watch", "--status"])).contains("watcher running")
-        });
+        wait_for(
+            "the watcher to start watching",
+            Duration::from_secs(10),
+            || {
+                let json = stdout(&env.gate(&["watch", "--status", "--json"]));
+                json.contains("\"mode\": \"events\"") || json.contains("\"mode\": \"polling\"")
+            },
+        );
         w
     }
 
@@ -41,10 +51,16 @@ impl Watcher {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let out = std::mem::replace(&mut self.child, std::process::Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = std::mem::replace(
+            &mut self.child,
+            std::process::Command::new("true").spawn().unwrap(),
+        )
+        .wait_with_output()
+        .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
@@ -77,10 +93,18 @@ fn work_is_auto_committed_after_the_interval_and_stop_is_graceful() {
     let w = Watcher::start(&env, &[]);
     env.write("src/lib.rs", "pub fn f() {}\n");
     env.write("docs/new/deep/note.md", "note\n");
-    wait_for("an auto-commit", Duration::from_secs(15), || subjects(&env).contains("Progress:"));
+    wait_for("an auto-commit", Duration::from_secs(15), || {
+        subjects(&env).contains("Progress:")
+    });
     let subject = env.git(&["log", "-1", "--format=%s"]);
-    assert_eq!(subject, "Progress: 2 added (docs/new/deep/note.md, src/lib.rs)");
-    assert_contains(&env.git(&["log", "-1", "--format=%B"]), &["Gate-Auto-Commit: true"]);
+    assert_eq!(
+        subject,
+        "Progress: 2 added (docs/new/deep/note.md, src/lib.rs)"
+    );
+    assert_contains(
+        &env.git(&["log", "-1", "--format=%B"]),
+        &["Gate-Auto-Commit: true"],
+    );
     assert_eq!(env.git(&["status", "--porcelain"]), "");
     // The next commit is built from the paths the file events named: an edit, a deletion,
     // and a new directory.
@@ -88,7 +112,9 @@ fn work_is_auto_committed_after_the_interval_and_stop_is_graceful() {
     env.write("src/lib.rs", "pub fn g() {}\n");
     std::fs::remove_file(env.path("docs/new/deep/note.md")).unwrap();
     env.write("more/a/b.md", "b\n");
-    wait_for("a second auto-commit", Duration::from_secs(15), || env.git(&["rev-parse", "HEAD"]) != first);
+    wait_for("a second auto-commit", Duration::from_secs(15), || {
+        env.git(&["rev-parse", "HEAD"]) != first
+    });
     assert_eq!(
         env.git(&["log", "-1", "--format=%s"]),
         "Progress: 1 modified, 1 added, 1 deleted (docs/new/deep/note.md, more/a/b.md, src/lib.rs)"
@@ -97,7 +123,10 @@ fn work_is_auto_committed_after_the_interval_and_stop_is_graceful() {
     let (code, log) = w.stop();
     assert_eq!(code, Some(0), "{log}");
     assert_contains(&log, &["committed", "stopping"]);
-    assert_contains(&stdout(&env.gate(&["watch", "--status"])), &["no watcher running"]);
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--status"])),
+        &["no watcher running"],
+    );
     assert_contains(&stdout(&env.gate(&["log"])), &["auto-commit"]);
 }
 
@@ -112,12 +141,21 @@ fn nothing_is_committed_while_files_keep_changing() {
         env.write("notes.md", &format!("edit {n}\n"));
         n += 1;
         std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(env.git(&["rev-parse", "HEAD"]), head, "committed while files were changing");
+        assert_eq!(
+            env.git(&["rev-parse", "HEAD"]),
+            head,
+            "committed while files were changing"
+        );
     }
-    wait_for("the commit after the quiet period", Duration::from_secs(10), || {
-        env.git(&["rev-parse", "HEAD"]) != head
-    });
-    assert_eq!(env.git(&["show", "HEAD:notes.md"]), format!("edit {}", n - 1));
+    wait_for(
+        "the commit after the quiet period",
+        Duration::from_secs(10),
+        || env.git(&["rev-parse", "HEAD"]) != head,
+    );
+    assert_eq!(
+        env.git(&["show", "HEAD:notes.md"]),
+        format!("edit {}", n - 1)
+    );
     drop(w);
 }
 
@@ -128,12 +166,25 @@ fn a_second_daemon_is_refused_and_stop_releases_the_lock() {
     let second = env.gate(&["watch", "--daemon"]);
     assert_contains(&stdout(&second), &["already running"]);
     let fg = env.gate(&["watch"]);
-    assert_eq!(fg.status.code(), Some(3), "a foreground watcher started beside the daemon");
+    assert_eq!(
+        fg.status.code(),
+        Some(3),
+        "a foreground watcher started beside the daemon"
+    );
     assert_contains(&String::from_utf8_lossy(&fg.stderr), &["already running"]);
     let json = stdout(&env.gate(&["watch", "--status", "--json"]));
-    assert_contains(&json, &["\"running\": true", "\"pid\":", "\"mode\": \"events\""]);
-    assert_contains(&stdout(&env.gate(&["watch", "--stop"])), &["stopped the watcher"]);
-    assert_contains(&stdout(&env.gate(&["watch", "--status", "--json"])), &["\"running\": false"]);
+    assert_contains(
+        &json,
+        &["\"running\": true", "\"pid\":", "\"mode\": \"events\""],
+    );
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--stop"])),
+        &["stopped the watcher"],
+    );
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--status", "--json"])),
+        &["\"running\": false"],
+    );
 }
 
 #[test]
@@ -152,8 +203,11 @@ fn ignored_directories_get_no_watches() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("\"watches\": "))
         .and_then(|v| v.trim_end_matches(',').parse().ok())
-        .expect("watches in status");
-    assert!(watches < 20, "{watches} watches: ignored directories were watched\n{json}");
+        .unwrap_or_else(|| panic!("watches in status:\n{json}"));
+    assert!(
+        watches < 20,
+        "{watches} watches: ignored directories were watched\n{json}"
+    );
     drop(w);
 }
 
@@ -166,9 +220,18 @@ fn at_the_watch_limit_it_falls_back_to_scanning_and_still_commits() {
     env.commit_all("dirs");
     let w = Watcher::start(&env, &[("GATE_MAX_WATCHES", "4")]);
     env.write("docs/d9/late.md", "late\n");
-    wait_for("a commit in polling mode", Duration::from_secs(20), || subjects(&env).contains("Progress:"));
+    wait_for("a commit in polling mode", Duration::from_secs(20), || {
+        subjects(&env).contains("Progress:")
+    });
     let (_, log) = w.stop();
-    assert_contains(&log, &["watch limit was reached", "fs.inotify.max_user_watches", "full scan"]);
+    assert_contains(
+        &log,
+        &[
+            "watch limit was reached",
+            "fs.inotify.max_user_watches",
+            "full scan",
+        ],
+    );
 }
 
 #[test]
@@ -182,7 +245,15 @@ fn a_commit_that_bypassed_the_hooks_on_main_is_audited() {
         stdout(&env.gate(&["log"])).contains("violation")
     });
     let log = stdout(&env.gate(&["log", "--json"]));
-    assert_contains(&log, &["\"kind\":\"violation\"", "\"code\":\"feature-branch\"", "sneaky hotfix", "without passing gate's hooks"]);
+    assert_contains(
+        &log,
+        &[
+            "\"kind\":\"violation\"",
+            "\"code\":\"feature-branch\"",
+            "sneaky hotfix",
+            "without passing gate's hooks",
+        ],
+    );
     drop(w);
 }
 
@@ -192,19 +263,32 @@ fn sigkill_mid_commit_never_loses_or_corrupts_work() {
     for round in 0..8 {
         let w = Watcher::start(&env, &[]);
         for f in 0..5 {
-            env.write(&format!("data/r{round}-f{f}.txt"), &format!("round {round} file {f}\n"));
+            env.write(
+                &format!("data/r{round}-f{f}.txt"),
+                &format!("round {round} file {f}\n"),
+            );
         }
         // Kill at a different moment each round, before, during or after the commit.
         std::thread::sleep(Duration::from_millis(1000 + round * 110));
         drop(w); // SIGKILL
         let fsck = env.git_output(&["fsck", "--full", "--no-progress"]);
-        assert!(fsck.status.success(), "fsck: {}", String::from_utf8_lossy(&fsck.stderr));
+        assert!(
+            fsck.status.success(),
+            "fsck: {}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
         // Every byte is in the working tree, and HEAD's tree is readable.
         for f in 0..5 {
-            assert_eq!(env.read(&format!("data/r{round}-f{f}.txt")), format!("round {round} file {f}\n"));
+            assert_eq!(
+                env.read(&format!("data/r{round}-f{f}.txt")),
+                format!("round {round} file {f}\n")
+            );
         }
         env.git(&["ls-tree", "-r", "HEAD"]);
         env.git(&["status", "--porcelain"]);
-        assert!(!env.root.join(".git/index.lock").exists(), "a lock was left behind");
+        assert!(
+            !env.root.join(".git/index.lock").exists(),
+            "a lock was left behind"
+        );
     }
 }
