@@ -15,6 +15,7 @@ pub mod scaffold;
 pub mod service;
 pub mod snapshot;
 pub mod spec;
+pub mod status;
 pub mod tail;
 pub mod tmux;
 pub mod units;

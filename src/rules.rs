@@ -20,6 +20,9 @@ pub enum Code {
     FeatureBranch,
     SpecOrder,
     ImplementationGate,
+    /// Uncommitted work older than `commit.interval` (judged by `gate status`; the watcher
+    /// enforces it by committing).
+    CommitCadence,
 }
 
 impl Code {
@@ -28,6 +31,7 @@ impl Code {
             Code::FeatureBranch => "feature-branch",
             Code::SpecOrder => "spec-order",
             Code::ImplementationGate => "implementation-gate",
+            Code::CommitCadence => "commit-cadence",
         }
     }
 }

@@ -17,6 +17,7 @@ mod send;
 mod service;
 mod snapshot;
 mod specify;
+mod status;
 mod verify;
 mod watch;
 
@@ -47,6 +48,7 @@ pub enum Command {
     Agents(agents::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
+    Status(status::Args),
     Watch(watch::Args),
 }
 
@@ -71,6 +73,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Agents(args) => agents::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
+        Command::Status(args) => status::run(&args, ui),
         Command::Watch(args) => watch::run(&args, ui),
     }
 }

@@ -20,5 +20,6 @@ mod service;
 mod snapshot;
 mod specify;
 mod speckit;
+mod status;
 mod verify;
 mod watch;

@@ -1,0 +1,98 @@
+//! `gate status`: one project in several states, every registered project (including one that
+//! was deleted), and the JSON documents.
+
+use crate::env::{TestEnv, assert_contains, assert_exit, stdout};
+use crate::json::Json;
+
+#[test]
+fn a_fresh_project_on_main_shows_the_branch_rule_failing() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init"]), 0);
+    let out = env.gate(&["status"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &[
+            "branch     main  (no feature)",
+            "✗ feature-branch",
+            "[feature-branch] main is protected",
+            "fix: gate specify \"<name>\"",
+            "watcher    ✗ not running",
+            "check-ins  0 pending",
+        ],
+    );
+}
+
+#[test]
+fn a_feature_in_progress_shows_phase_tasks_and_dirt() {
+    let env = TestEnv::new();
+    let dir = env.complete_feature("User auth");
+    env.commit_all("feature");
+    env.write("src/a.rs", "x\n");
+    env.write("notes.md", "x\n");
+    // The commits carry the tests' pinned 2025 date, so the uncommitted work is "late".
+    let out = env.gate(&["status"]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert_contains(
+        &text,
+        &[
+            "feature/001-user-auth  (feature 001-user-auth · phase implement · tasks 6/6)",
+            "✓ implementation-gate",
+            "✗ commit-cadence",
+            "[commit-cadence] 2 uncommitted change(s)",
+            "fix: gate snapshot",
+            "2 changed files",
+        ],
+    );
+    let json = Json::parse(&stdout(&env.gate(&["status", "--json"]))).unwrap();
+    assert_eq!(json.get("state").str(), Some("ok"));
+    assert_eq!(json.get("phase").str(), Some("implement"));
+    assert_eq!(json.get("feature").str(), Some("001-user-auth"));
+    assert_eq!(json.get("dirty").num(), Some(2.0));
+    assert_eq!(json.get("watcher").get("running").bool(), Some(false));
+    assert_eq!(json.get("rules").items().len(), 4);
+    let _ = dir;
+}
+
+#[test]
+fn recent_refusals_appear_in_status() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init"]), 0);
+    env.commit_all("setup");
+    env.write("README.md", "x\n");
+    env.git(&["add", "README.md"]);
+    let _ = env.git_hooked(&env.root, &["commit", "-q", "-m", "on main"], &[]);
+    let text = stdout(&env.gate(&["status"]));
+    assert_contains(&text, &["recent", "blocked feature-branch main"]);
+}
+
+#[test]
+fn all_lists_every_project_and_shows_missing_ones() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init"]), 0);
+    let other = env.base_dir().join("other");
+    let gone = env.base_dir().join("gone");
+    for dir in [&other, &gone] {
+        std::fs::create_dir_all(dir).unwrap();
+        env.git_in(dir, &["init", "-q", "-b", "main"]);
+        env.git_in(dir, &["commit", "-q", "--allow-empty", "-m", "init"]);
+        assert_exit(&env.gate_in(dir, &["init", "--no-hooks"]), 0);
+    }
+    env.git_in(&other, &["switch", "-q", "-c", "feature/002-x"]);
+    std::fs::remove_dir_all(&gone).unwrap();
+    let out = env.gate(&["status", "--all"]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("PROJECT"), "{text}");
+    assert!(
+        lines[1].contains("gone") && lines[1].contains("no longer exists"),
+        "missing project first:\n{text}"
+    );
+    assert_contains(&text, &["feature/002-x", "main"]);
+    let json = Json::parse(&stdout(&env.gate(&["status", "--all", "--json"]))).unwrap();
+    let projects = json.get("projects").items();
+    assert_eq!(projects.len(), 3);
+    assert_eq!(projects[0].get("state").str(), Some("missing"));
+}
