@@ -5,6 +5,7 @@ mod artifact;
 mod check;
 mod completions;
 mod config;
+mod demo;
 mod finish;
 mod guard;
 mod hook;
@@ -49,6 +50,7 @@ pub enum Command {
     Guard(guard::Args),
     Snapshot(snapshot::Args),
     Status(status::Args),
+    Demo(demo::Args),
     Watch(watch::Args),
 }
 
@@ -74,6 +76,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
         Command::Status(args) => status::run(&args, ui),
+        Command::Demo(args) => demo::run(&args, ui),
         Command::Watch(args) => watch::run(&args, ui),
     }
 }
