@@ -373,7 +373,7 @@ impl<'a> Checker<'a> {
 }
 
 /// `T001 [P] ...` -> `T001`.
-fn task_id(text: &str) -> Option<String> {
+pub(crate) fn task_id(text: &str) -> Option<String> {
     let t = text.trim_start();
     let digits = t.strip_prefix('T')?;
     let n = digits.bytes().take_while(u8::is_ascii_digit).count();

@@ -118,7 +118,7 @@ impl Item {
 
     fn into_task(self) -> Option<Task> {
         let (first, is_code) = self.first?;
-        let id = task_id(&first).filter(|_| !is_code)?;
+        let id = super::markdown::task_id(&first).filter(|_| !is_code)?;
         let text = self.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let paths = named_paths(&text);
         Some(Task {
@@ -146,18 +146,6 @@ fn push_markup(items: &mut [Item], text: &str) {
     if let Some(item) = items.last_mut() {
         item.text.push_str(text);
     }
-}
-
-/// `T001 [P] ...` -> `T001`: as the checker reads IDs.
-fn task_id(text: &str) -> Option<String> {
-    let t = text.trim_start();
-    let digits = t.strip_prefix('T')?;
-    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
-    let boundary = digits[n..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric());
-    (n >= 3 && boundary).then(|| t[..1 + n].to_owned())
 }
 
 /// The repository paths a task's text names, each once, in order.
