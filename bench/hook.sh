@@ -48,12 +48,13 @@ variant() { cp -a "$base" "$work/$1"; }
 variant none
 variant shell;     printf '#!/bin/sh\nexit 0\n' > "$work/shell/.git/hooks/pre-commit"; chmod +x "$work/shell/.git/hooks/pre-commit"
 variant gate;      (cd "$work/gate" && "$gate" hooks install >/dev/null)
+variant gate-pre;  (cd "$work/gate-pre" && "$gate" hooks install >/dev/null && rm .git/hooks/post-* .git/hooks/pre-push)
 variant gate-slow; (cd "$work/gate-slow" && "$gate" hooks install >/dev/null && "$gate" specify "unfinished" >/dev/null && git add -A && git commit -qm "spec started")
 variant lefthook;  (cd "$work/lefthook" && printf 'pre-commit:\n  commands:\n    noop:\n      run: "true"\n' > lefthook.yml && lefthook install >/dev/null)
 variant precommit; (cd "$work/precommit" && printf 'repos:\n- repo: local\n  hooks:\n  - id: noop\n    name: noop\n    entry: "true"\n    language: system\n    pass_filenames: false\n    always_run: true\n' > .pre-commit-config.yaml && pre-commit install >/dev/null && git add .pre-commit-config.yaml && git commit -qm cfg >/dev/null 2>&1 || true)
 
 bench=()
-for v in none shell gate gate-slow lefthook precommit; do
+for v in none shell gate-pre gate gate-slow lefthook precommit; do
   bench+=(--command-name "$v" --prepare "cd $work/$v && date +%s%N >> notes.txt && git add notes.txt" "cd $work/$v && git commit -q -m x")
 done
 hyperfine --warmup 5 --runs "$runs" --export-json "$work/hook.json" "${bench[@]}"
@@ -65,8 +66,9 @@ none = rs["none"]["median"]
 labels = {
   "none": "no hook (bare git commit)",
   "shell": "shell hook that only exits",
-  "gate": "gate: pre-commit + post-commit (gate passed: fast path)",
-  "gate-slow": "gate (spec incomplete: reads staged paths, evaluates)",
+  "gate-pre": "gate pre-commit only (gate passed: fast path)",
+  "gate": "gate: pre-commit + post-commit event (gate passed: fast path)",
+  "gate-slow": "gate: pre-commit + post-commit (spec incomplete: reads staged paths, evaluates)",
   "lefthook": "lefthook, one no-op command",
   "precommit": "pre-commit framework, one no-op hook",
 }

@@ -19,6 +19,8 @@ pub enum FactsError {
     #[error(transparent)]
     Repo(#[from] RepoError),
     #[error(transparent)]
+    Cli(#[from] crate::repo::cli::CliError),
+    #[error(transparent)]
     Feature(#[from] FeatureError),
     #[error("cannot read {path}")]
     Read {

@@ -84,6 +84,7 @@ pub enum Decision {
 
 /// Takes one snapshot of the working tree's changes.
 pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, SnapshotError> {
+    remove_stale_scratch(&repo.state_dir());
     let wanted: &[Vec<u8>] = opts.paths.as_deref().unwrap_or(&[]);
     if opts.paths.as_ref().is_some_and(Vec::is_empty) {
         return Ok(report(
@@ -167,19 +168,21 @@ pub fn decide(
         return shadow_because("requested (--shadow)".into());
     }
     // What the commit would hold: these paths plus whatever the agent already staged. A full
-    // status lists staged paths already; a partial one (from file events) may not.
-    let mut staged: Vec<String> = candidates.iter().map(Entry::display).collect();
-    if partial {
-        staged.extend(status::staged(repo.root())?);
+    // status lists staged paths already; a partial one (from file events) may not, but that
+    // only matters while the spec gate is not passed (then paths decide); once it is, no path
+    // can fail a rule, and the extra index read is skipped.
+    let staged: Vec<String> = candidates.iter().map(Entry::display).collect();
+    let question = Question::MayCommit { staged };
+    let (mut facts, _) = facts::gather(repo, config, &FeatureHint::default(), question)?;
+    let gate_passed = facts.feature.as_ref().is_some_and(|f| f.first_incomplete().is_none());
+    if partial
+        && !gate_passed
+        && let Question::MayCommit { staged } = &mut facts.question
+    {
+        staged.extend(status::staged(repo.root(), None)?);
         staged.sort();
         staged.dedup();
     }
-    let (facts, _) = facts::gather(
-        repo,
-        config,
-        &FeatureHint::default(),
-        Question::MayCommit { staged },
-    )?;
     let branch = match &facts.head {
         Head::Detached(_) => return shadow_because("HEAD is detached".into()),
         Head::Unborn(b) => return shadow_because(format!("{b} has no commits yet")),
@@ -221,19 +224,29 @@ fn commit_on(
                 reason: "index.lock is held by another git process".into(),
             });
         }
+        Err(CommitError::Vanished(_)) => {
+            return Ok(Outcome::Retry {
+                reason: "a file vanished while it was being staged".into(),
+            });
+        }
         other => other?,
     }
     let message = |c: &TreeChanges| commit_message(opts.message.as_deref(), c);
-    Ok(match repo.commit_index(branch, parent, message)? {
-        Committed::Created { id, tree_changes } => Outcome::Committed {
+    Ok(match repo.commit_index(branch, parent, message) {
+        // The agent took index.lock between our `git add` and `git write-tree`.
+        Err(CommitError::Locked(_)) => Outcome::Retry {
+            reason: "index.lock is held by another git process".into(),
+        },
+        Err(e) => return Err(e.into()),
+        Ok(Committed::Created { id, tree_changes }) => Outcome::Committed {
             commit: id,
             branch: branch.into(),
             summary: tree_changes.summary(),
         },
-        Committed::Unchanged => Outcome::Unchanged {
+        Ok(Committed::Unchanged) => Outcome::Unchanged {
             reason: "the staged tree equals the last commit".into(),
         },
-        Committed::BranchMoved => Outcome::Retry {
+        Ok(Committed::BranchMoved) => Outcome::Retry {
             reason: format!("{branch} moved while committing (someone committed)"),
         },
     })
@@ -249,7 +262,7 @@ fn shadow(
     let label = head.branch().unwrap_or("detached").to_owned();
     let scratch = repo
         .state_dir()
-        .join(format!("snapshot-index-{}", std::process::id()));
+        .join(format!("{SCRATCH}{}", std::process::id()));
     let message = |c: &TreeChanges| {
         let subject = opts
             .message
@@ -275,9 +288,54 @@ fn shadow(
             Err(CommitError::Locked(_)) => Outcome::Retry {
                 reason: "the snapshot index is locked".into(),
             },
+            Err(CommitError::Vanished(_)) => Outcome::Retry {
+                reason: "a file vanished while it was being staged".into(),
+            },
             Err(e) => return Err(e.into()),
         },
     )
+}
+
+/// The private index of a shadow snapshot: `<state>/snapshot-index-<pid>`.
+const SCRATCH: &str = "snapshot-index-";
+
+/// Removes the scratch indexes of runs that died (SIGKILL) before cleaning up: named after a
+/// pid that no longer exists. A lock beside one is left for a minute, in case the `git add`
+/// a dead run started is still writing it.
+fn remove_stale_scratch(state: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(state) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH)) else {
+            continue;
+        };
+        let (pid, lock) = match rest.strip_suffix(".lock") {
+            Some(pid) => (pid, true),
+            None => (rest, false),
+        };
+        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
+            continue;
+        };
+        let young = || {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < std::time::Duration::from_secs(60))
+        };
+        if pid as u32 == std::process::id() || alive(pid) || (lock && young()) {
+            continue;
+        }
+        let _ = std::fs::remove_file(e.path());
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// `Progress: 3 modified, 1 added (src/a.rs, ...)` and gate's trailers.

@@ -30,7 +30,7 @@ pub fn pre_commit(
         return Ok(Vec::new());
     }
     facts.question = Question::MayCommit {
-        staged: repo.staged_paths(index_file)?,
+        staged: crate::repo::status::staged(repo.root(), index_file)?,
     };
     Ok(Rules::new(config).evaluate(&facts))
 }

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorCode, Oid, Signature};
+use git2::{Oid, Signature};
 
 use super::cli::{self, CliError};
 use super::status::nul_joined;
@@ -23,6 +23,9 @@ pub enum CommitError {
     /// Someone else holds `index.lock`: back off, never delete it.
     #[error("the index is locked by another git process ({0}); will retry")]
     Locked(String),
+    /// A file vanished between the status and the staging: nothing was written; try again.
+    #[error("a file vanished while it was being staged ({0}); will retry")]
+    Vanished(String),
     #[error(transparent)]
     Cli(#[from] CliError),
     #[error(transparent)]
@@ -94,22 +97,51 @@ impl TreeChanges {
 }
 
 /// Stages `paths` with `git add -A` semantics into the real index, or into `index_file`.
+///
+/// Paths gone from the working tree are removed from the index with `git rm --cached
+/// --ignore-unmatch` instead: `git add` refuses the whole batch when one pathspec matches
+/// nothing, which is what a deletion already staged (`git rm`) looks like. In a sparse
+/// checkout, a new file outside the cone needs `--sparse` (git 2.34+; only asked for then).
 pub fn stage(root: &Path, paths: &[Vec<u8>], index_file: Option<&Path>) -> Result<(), CommitError> {
+    use std::os::unix::ffi::OsStrExt;
+    let (present, missing): (Vec<Vec<u8>>, Vec<Vec<u8>>) = paths
+        .iter()
+        .cloned()
+        .partition(|p| root.join(std::ffi::OsStr::from_bytes(p)).symlink_metadata().is_ok());
+    match stage_with(root, &["add", "-A"], &present, index_file) {
+        Err(CommitError::Cli(CliError::Failed { stderr, .. }))
+            if stderr.contains("outside of your sparse-checkout definition") =>
+        {
+            stage_with(root, &["add", "-A", "--sparse"], &present, index_file)?
+        }
+        other => other?,
+    }
+    stage_with(
+        root,
+        &["rm", "-q", "--cached", "--ignore-unmatch"],
+        &missing,
+        index_file,
+    )
+}
+
+/// `git <command> --pathspec-from-file=- <paths>`, its failures typed.
+fn stage_with(
+    root: &Path,
+    command: &[&str],
+    paths: &[Vec<u8>],
+    index_file: Option<&Path>,
+) -> Result<(), CommitError> {
     if paths.is_empty() {
         return Ok(());
     }
-    let args = [
-        "--literal-pathspecs",
-        "add",
-        "-A",
-        "--pathspec-from-file=-",
-        "--pathspec-file-nul",
-    ];
+    let mut args = vec!["--literal-pathspecs"];
+    args.extend_from_slice(command);
+    args.extend(["--pathspec-from-file=-", "--pathspec-file-nul"]);
     let env: Vec<(&str, &std::ffi::OsStr)> = index_file
         .map(|i| ("GIT_INDEX_FILE", i.as_os_str()))
         .into_iter()
         .collect();
-    let out = cli::git_env(root, args, Some(&nul_joined(paths)), &env)?;
+    let out = cli::git_env(root, &args, Some(&nul_joined(paths)), &env)?;
     if out.status.success() {
         return Ok(());
     }
@@ -117,8 +149,11 @@ pub fn stage(root: &Path, paths: &[Vec<u8>], index_file: Option<&Path>) -> Resul
     if stderr.contains("index.lock") || stderr.contains(".lock': File exists") {
         return Err(CommitError::Locked(stderr));
     }
+    if stderr.contains("did not match any files") {
+        return Err(CommitError::Vanished(stderr));
+    }
     Err(CliError::Failed {
-        args: "add -A --pathspec-from-file=-".into(),
+        args: format!("{} --pathspec-from-file=-", command.join(" ")),
         stderr,
     }
     .into())
@@ -263,39 +298,59 @@ impl Repo {
         }
         let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
         let text = message(&changes);
-        if is_branch {
-            // libgit2 refuses (GIT_EMODIFIED) when the branch tip is no longer `parent`.
-            return match repo.commit(Some(refname), &sig, &sig, &text, &tree, &parent_refs) {
-                Ok(id) => Ok(Committed::Created {
-                    id: id.to_string(),
-                    tree_changes: changes,
-                }),
-                Err(e) if e.code() == ErrorCode::Modified || e.code() == ErrorCode::Locked => {
-                    Ok(Committed::BranchMoved)
-                }
-                Err(e) if e.message().contains("current tip is not the first parent") => {
-                    Ok(Committed::BranchMoved)
-                }
-                Err(e) => Err(git("create the commit")(e)),
-            };
-        }
         let id = repo
             .commit(None, &sig, &sig, &text, &tree, &parent_refs)
-            .map_err(git("create the snapshot commit"))?;
-        let moved = match previous_snapshot {
-            Some(prev) => repo.reference_matching(refname, id, true, prev, "gate snapshot"),
-            None => repo.reference(refname, id, false, "gate snapshot"),
+            .map_err(git("create the commit"))?;
+        // The ref moves by compare-and-swap against what we read (`parent` for a branch, the
+        // previous snapshot for a snapshot ref; absent means it must not exist yet). That
+        // runs in a git process of its own: a gate killed at any moment (SIGKILL, OOM) never
+        // leaves the ref's lock file behind, which would block every later commit on the
+        // branch; the git child finishes or fails on its own.
+        let expected = if is_branch { parent } else { previous_snapshot };
+        let reflog = if is_branch {
+            format!("commit: {}", text.lines().next().unwrap_or_default())
+        } else {
+            "gate snapshot".to_owned()
         };
-        match moved {
-            Ok(_) => Ok(Committed::Created {
+        if self.update_ref(refname, id, expected, &reflog)? {
+            Ok(Committed::Created {
                 id: id.to_string(),
                 tree_changes: changes,
-            }),
-            Err(e) if e.code() == ErrorCode::Modified || e.code() == ErrorCode::Exists => {
-                Ok(Committed::BranchMoved)
-            }
-            Err(e) => Err(git("move the snapshot ref")(e)),
+            })
+        } else {
+            Ok(Committed::BranchMoved)
         }
+    }
+
+    /// `git update-ref -m reflog refname new expected`: false when the ref no longer points at
+    /// `expected` (or is locked by someone else's update in flight).
+    fn update_ref(
+        &self,
+        refname: &str,
+        new: Oid,
+        expected: Option<Oid>,
+        reflog: &str,
+    ) -> Result<bool, CommitError> {
+        let new = new.to_string();
+        // The null id (as long as the new one) means "must not exist yet".
+        let old = expected.map_or_else(|| "0".repeat(new.len()), |o| o.to_string());
+        let out = cli::git(
+            &self.root,
+            ["update-ref", "-m", reflog, refname, &new, &old],
+            None,
+        )?;
+        if out.status.success() {
+            return Ok(true);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        if stderr.contains("cannot lock ref") {
+            return Ok(false);
+        }
+        Err(CliError::Failed {
+            args: format!("update-ref {refname}"),
+            stderr,
+        }
+        .into())
     }
 
     /// What `new` changes against `old` (`None`: the empty tree). git's diff-tree skips

@@ -247,30 +247,6 @@ impl Repo {
         Ok(changes)
     }
 
-    /// Paths staged for the next commit: the index against HEAD's tree (everything, when unborn).
-    /// `index_file` is git's `GIT_INDEX_FILE`: `git commit -a` and `git commit <paths>` stage
-    /// into a temporary index, and that, not `.git/index`, is what will be committed.
-    pub fn staged_paths(&self, index_file: Option<&Path>) -> Result<Vec<String>, RepoError> {
-        let head_tree = match self.git.head() {
-            Ok(h) => Some(h.peel_to_tree().map_err(git("read HEAD's tree"))?),
-            Err(_) => None,
-        };
-        let index = match index_file {
-            Some(path) => git2::Index::open(path)
-                .map_err(git(format!("read the index {}", path.display())))?,
-            None => self.git.index().map_err(git("read the index"))?,
-        };
-        let diff = self
-            .git
-            .diff_tree_to_index(head_tree.as_ref(), Some(&index), None)
-            .map_err(git("diff HEAD against the index"))?;
-        Ok(diff
-            .deltas()
-            .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect())
-    }
-
     /// Time of the commit HEAD points at, if any.
     pub fn last_commit(&self) -> Option<CommitInfo> {
         let commit = self.git.head().ok()?.peel_to_commit().ok()?;

@@ -64,14 +64,23 @@ pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     Ok(parse(&out.stdout, root))
 }
 
-/// Paths staged in the index (git's own `diff --cached`, which uses the index's cache-tree
-/// instead of reading every tree object as libgit2 would).
-pub fn staged(root: &Path) -> Result<Vec<String>, CliError> {
-    let out = cli::git_ok(
-        root,
-        ["diff", "--cached", "--name-only", "-z", "--no-renames"],
-        None,
-    )?;
+/// Paths staged in the index, or in `index_file` (git's `GIT_INDEX_FILE`: `git commit -a`
+/// and `git commit <paths>` stage into a temporary index). git's own `diff --cached` skips
+/// unchanged subtrees through the index's cache-tree; libgit2 reads every tree object
+/// (10k files in 100 directories: 22 ms against 5).
+pub fn staged(root: &Path, index_file: Option<&Path>) -> Result<Vec<String>, CliError> {
+    let env: Vec<(&str, &OsStr)> = index_file
+        .map(|i| ("GIT_INDEX_FILE", i.as_os_str()))
+        .into_iter()
+        .collect();
+    let args = ["diff", "--cached", "--name-only", "-z", "--no-renames"];
+    let out = cli::git_env(root, args, None, &env)?;
+    if !out.status.success() {
+        return Err(CliError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
     Ok(out
         .stdout
         .split(|&b| b == 0)

@@ -330,3 +330,20 @@ fn git_exiting_before_reading_its_input_is_never_a_silent_success() {
         assert_contains(&stdout(&out), &["index.lock"]);
     }
 }
+
+#[test]
+fn paths_the_agent_staged_elsewhere_count_before_the_gate_passes() {
+    // The watcher only knows the paths its events named; the commit would also carry what the
+    // agent staged, so an implementation file staged early still forces a shadow snapshot.
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["specify", "User auth"]), 0);
+    env.commit_all("spec started");
+    env.write("src/lib.rs", "early\n");
+    env.git(&["add", "src/lib.rs"]);
+    env.write("docs/notes.md", "notes\n");
+    let head = env.git(&["rev-parse", "HEAD"]);
+    let out = env.gate(&["snapshot", "--only", "docs/notes.md"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["preserved", "[implementation-gate]"]);
+    assert_eq!(env.git(&["rev-parse", "HEAD"]), head);
+}
