@@ -24,6 +24,9 @@ pub struct Args {
     /// (.codex/hooks.json) that refuses `--no-verify`, `GATE_SKIP` and hook removal
     #[arg(long)]
     pub agent_hooks: bool,
+    /// Also start the watcher in the background (`gate watch --daemon`)
+    #[arg(long)]
+    pub start: bool,
 }
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -85,6 +88,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             "{}/ is ignored by git: specs written there would never be committed; remove it from .gitignore",
             config.spec.dir
         ));
+    }
+    if args.start {
+        let paths = gate::watch::daemon::Paths::in_dir(&repo.state_dir());
+        super::watch::start_daemon(ui, &repo, &paths)?;
     }
     ui.line(format!(
         "next: {}",

@@ -292,3 +292,13 @@ fn sigkill_mid_commit_never_loses_or_corrupts_work() {
         );
     }
 }
+
+#[test]
+fn init_start_launches_the_watcher() {
+    let env = TestEnv::new();
+    let out = env.gate(&["init", "--start"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["watcher started"]);
+    assert_contains(&stdout(&env.gate(&["watch", "--status"])), &["✓ watcher running"]);
+    assert_contains(&stdout(&env.gate(&["watch", "--stop"])), &["stopped the watcher"]);
+}
