@@ -121,15 +121,7 @@ impl Repo {
         let git = Repository::discover(path).map_err(|_| RepoError::NotARepo {
             path: path.to_owned(),
         })?;
-        // libgit2 keeps a trailing slash; components() drops it so paths print cleanly.
-        let root = git
-            .workdir()
-            .ok_or_else(|| RepoError::Bare {
-                path: git.path().to_owned(),
-            })?
-            .components()
-            .collect();
-        Ok(Repo { git, root })
+        Repo::with_worktree(git)
     }
 
     /// The repository git is running a hook for: honours `GIT_DIR` and `GIT_WORK_TREE`.
@@ -137,6 +129,12 @@ impl Repo {
         let git = Repository::open_from_env().map_err(|_| RepoError::NotARepo {
             path: std::env::current_dir().unwrap_or_default(),
         })?;
+        Repo::with_worktree(git)
+    }
+
+    /// gate needs a working tree; a bare repository is refused.
+    fn with_worktree(git: Repository) -> Result<Repo, RepoError> {
+        // libgit2 keeps a trailing slash; components() drops it so paths print cleanly.
         let root = git
             .workdir()
             .ok_or_else(|| RepoError::Bare {
