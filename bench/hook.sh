@@ -6,26 +6,18 @@
 #
 #   bash bench/hook.sh            # needs hyperfine, python3 with venv/pip
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 files=${FILES:-10000}
 runs=${RUNS:-60}
-command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-gate="$here/target/release/gate"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@x
-export XDG_STATE_HOME="$work/state" NO_COLOR=1 PATH="$work/venv/bin:$PATH"
+. "$(dirname "$0")/lib.sh"
+bench_start
+export PATH="$work/venv/bin:$PATH"
 
 echo "installing lefthook and pre-commit from PyPI into $work/venv ..."
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q lefthook pre-commit
 
 base="$work/base"
-mkdir -p "$base" && cd "$base"
-git init -q -b main
-git config gc.auto 0; git config maintenance.auto false
+new_repo "$base"
 python3 - "$files" <<'PY'
 import os, sys
 for i in range(int(sys.argv[1])):
@@ -35,12 +27,7 @@ for i in range(int(sys.argv[1])):
 PY
 "$gate" init --no-hooks >/dev/null
 git add -A && git commit -qm "tree"
-"$gate" specify "bench feature" >/dev/null
-dir=$(ls -d specs/*-bench-feature)
-for step in spec plan tasks; do
-  [ "$step" = spec ] || "$gate" "$step" >/dev/null
-  sed -i -e 's/{{[^}]*}}/filled/g' -e 's/- \[ \]/- [x]/g' "$dir/$step.md"
-done
+complete_feature "bench feature"
 git add -A && git commit -qm "complete feature"
 "$gate" check >/dev/null
 

@@ -5,18 +5,11 @@
 #
 #   bash bench/status.sh          # PROJECTS=50 to scale
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 projects=${PROJECTS:-20}
-command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-gate="$here/target/release/gate"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@x
-export XDG_STATE_HOME="$work/state" NO_COLOR=1
+. "$(dirname "$0")/lib.sh"
+bench_start
 for p in $(seq "$projects"); do
-  repo="$work/p$p"; mkdir -p "$repo/src"; cd "$repo"
-  git init -q -b main; git config gc.auto 0
+  new_repo "$work/p$p"; mkdir -p src
   for i in $(seq 1000); do echo "$i" > "src/f$i.rs"; done
   "$gate" init --no-hooks >/dev/null; git add -A; git commit -qm tree
   "$gate" specify "feature $p" >/dev/null; git add -A; git commit -qm spec

@@ -9,23 +9,14 @@
 #
 #   bash bench/watch.sh                 # FILES=20000 IDLE=20 for a quicker run
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 files=${FILES:-100000}
 idle=${IDLE:-60}
 runs=${RUNS:-15}
-command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-gate="$here/target/release/gate"
-work=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+bench_start
 cleanup() { [ -n "${wpid:-}" ] && kill "$wpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@x
-export XDG_STATE_HOME="$work/state" NO_COLOR=1
-repo="$work/repo"
-mkdir -p "$repo" && cd "$repo"
-git init -q -b main
-git config gc.auto 0; git config maintenance.auto false
+new_repo "$work/repo"
 python3 - "$files" <<'PY'
 import os, sys
 n = int(sys.argv[1]); leaves = [f"src/d{a}/e{b}/f{c}" for a in range(10) for b in range(10) for c in range(111)]
@@ -37,12 +28,7 @@ PY
 printf '[commit]\ninterval = "1s"\nquiet = "1s"\n' > .gate.toml
 "$gate" init --no-hooks >/dev/null
 git add -A && git commit -qm tree
-"$gate" specify "bench" >/dev/null
-d=$(ls -d specs/*-bench)
-for step in spec plan tasks; do
-  [ "$step" = spec ] || "$gate" "$step" >/dev/null
-  sed -i -e 's/{{[^}]*}}/filled/g' -e 's/- \[ \]/- [x]/g' "$d/$step.md"
-done
+complete_feature "bench"
 git add -A && git commit -qm feature
 dirs=$(find src -type d | wc -l)
 echo "repo: $(git ls-files | wc -l) files in $dirs directories"

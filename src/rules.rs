@@ -179,6 +179,11 @@ impl<'c> Rules<'c> {
     }
 
     fn may_commit(&self, facts: &Facts, staged: &[String]) -> Vec<Violation> {
+        // The root commit creates the repository's history: there is nothing to protect yet,
+        // and adopting gate in a new repository must be able to import existing code.
+        if matches!(facts.head, Head::Unborn(_)) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         // Merging is how finished features land on a protected branch; conflicts resolved by
         // hand end in such a commit. Everything else there is refused.
@@ -223,8 +228,6 @@ impl<'c> Rules<'c> {
         let specify = "gate specify \"<name>\"".to_string();
         let committing = matches!(facts.question, Question::MayCommit { .. });
         let (message, fix) = match &facts.head {
-            // The root commit creates the protected branch; there is nothing to protect yet.
-            Head::Unborn(_) if committing => return None,
             Head::Branch(b) | Head::Unborn(b) if self.config.is_protected(b) => (
                 format!("{b} is protected: work happens on a feature branch"),
                 specify,
@@ -625,8 +628,8 @@ mod tests {
         );
         f.operation = Operation::Merge;
         assert_eq!(eval(&f), vec![]);
-        let root = facts(Head::Unborn("main".into()), None, commit(&["README.md"]));
-        assert_eq!(eval(&root), vec![], "the root commit creates main");
+        let root = facts(Head::Unborn("main".into()), None, commit(&["README.md", "src/lib.rs"]));
+        assert_eq!(eval(&root), vec![], "the root commit creates main, importing code included");
     }
 
     #[test]
