@@ -70,6 +70,16 @@ pub struct Agent {
     pub orchestrator: String,
     /// Minimum time between two nudges for the same rule and pane.
     pub nudge_cooldown: HumanDuration,
+    /// Ignored nudges for one rule in a pane (0: never escalate), or attempts at delivering a
+    /// check-in (at least 1), before the orchestrator is told.
+    pub escalate_after: u32,
+    /// First wait before retrying an undeliverable check-in; doubled after each failure.
+    pub checkin_retry: HumanDuration,
+    /// How long the watcher waits for a busy pane (its screen still changing) to go quiet
+    /// before sending a nudge or check-in anyway.
+    pub busy_wait: HumanDuration,
+    /// Pause between the text and Enter in the watcher's messages (see `gate send --pause`).
+    pub send_pause: HumanDuration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +139,10 @@ impl Default for Agent {
             target: "auto".into(),
             orchestrator: "orchestrator:0".into(),
             nudge_cooldown: HumanDuration::from_secs(10 * 60),
+            escalate_after: 3,
+            checkin_retry: HumanDuration::from_secs(60),
+            busy_wait: HumanDuration::from_secs(30),
+            send_pause: "500ms".parse().expect("valid default"),
         }
     }
 }
@@ -239,6 +253,16 @@ impl Config {
     /// Reads `.gate.toml` under `root`; absent means defaults.
     pub fn load(root: &Path) -> Result<Config, ConfigError> {
         let path = root.join(FILE_NAME);
+        // A committed symlink to a FIFO or device would block every command (and every
+        // commit, through the hook) or read forever.
+        if let Err(e) = crate::confine::is_regular(&path) {
+            return Err(ConfigError::Invalid {
+                path,
+                line: 1,
+                column: 1,
+                message: format!("{e}; replace it with a TOML file"),
+            });
+        }
         match std::fs::read(&path) {
             Ok(bytes) => Self::parse(&path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),

@@ -93,11 +93,24 @@ impl EventLog {
         let mut line = serde_json::to_vec(event).expect("events always serialise");
         line.push(b'\n');
         let mut file = OpenOptions::new()
+            .read(true)
             .create(true)
             .append(true)
             .open(&self.path)
             .map_err(|e| err("open", e))?;
         file.lock().map_err(|e| err("lock", e))?;
+        // A log cut short mid-line (a full disk, a copy, a crash elsewhere) must not swallow
+        // this event too: it starts on a line of its own, the torn one stays as it was.
+        let len = file.metadata().map_err(|e| err("read", e))?.len();
+        let mut last = [b'\n'];
+        if len > 0 {
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(&mut last, len - 1)
+                .map_err(|e| err("read", e))?;
+        }
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
         file.write_all(&line).map_err(|e| err("append to", e))
     }
 

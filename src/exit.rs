@@ -41,6 +41,7 @@ fn code_for(error: &anyhow::Error) -> u8 {
         if cause.is::<Refused>()
             || install_refused
             || matches!(cause.downcast_ref(), Some(ScaffoldError::Exists { .. }))
+            || cause.is::<gate::confine::Outside>()
         {
             return REFUSED;
         }

@@ -261,7 +261,9 @@ fn last_component(path: &str) -> &str {
 
 /// spec-kit records the active feature in `.specify/feature.json`.
 fn specify_json_directory(root: &Path) -> Option<String> {
-    let bytes = std::fs::read(root.join(".specify/feature.json")).ok()?;
+    let path = root.join(".specify/feature.json");
+    crate::confine::is_regular(&path).ok().filter(|&f| f)?;
+    let bytes = std::fs::read(path).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     [
         "feature_directory",

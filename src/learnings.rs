@@ -117,6 +117,13 @@ fn separator_after(tail: &[u8]) -> &'static str {
 
 /// The entries of the file at `path`, oldest first; none when it does not exist.
 pub fn read(path: &Path) -> Result<Vec<Entry>, LearnError> {
+    if let Err(source) = crate::confine::is_regular(path) {
+        return Err(LearnError {
+            what: "read",
+            path: path.to_owned(),
+            source,
+        });
+    }
     match std::fs::read(path) {
         Ok(bytes) => Ok(parse(&String::from_utf8_lossy(&bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

@@ -4,14 +4,18 @@
 //! the only part that talks to a terminal.
 
 pub mod config;
+pub mod confine;
+pub mod doctor;
 pub mod events;
 pub mod facts;
 pub mod hooks;
 pub mod learnings;
+pub mod nudge;
 pub mod registry;
 pub mod repo;
 pub mod rules;
 pub mod scaffold;
+pub mod schedule;
 pub mod service;
 pub mod snapshot;
 pub mod spec;

@@ -628,8 +628,16 @@ mod tests {
         );
         f.operation = Operation::Merge;
         assert_eq!(eval(&f), vec![]);
-        let root = facts(Head::Unborn("main".into()), None, commit(&["README.md", "src/lib.rs"]));
-        assert_eq!(eval(&root), vec![], "the root commit creates main, importing code included");
+        let root = facts(
+            Head::Unborn("main".into()),
+            None,
+            commit(&["README.md", "src/lib.rs"]),
+        );
+        assert_eq!(
+            eval(&root),
+            vec![],
+            "the root commit creates main, importing code included"
+        );
     }
 
     #[test]

@@ -43,6 +43,15 @@ target = "auto"
 orchestrator = "orchestrator:0"
 # Minimum time between two nudges for the same rule and pane.
 nudge_cooldown = "10m"
+# Ignored nudges for one rule (0: never escalate), or attempts at a check-in, before the
+# orchestrator is told.
+escalate_after = 3
+# Wait before retrying an undeliverable check-in; doubled after each failed attempt.
+checkin_retry = "1m"
+# How long a nudge or check-in waits for a busy pane (screen still changing) to go quiet.
+busy_wait = "30s"
+# Pause between a message's text and Enter (some agent TUIs need it).
+send_pause = "500ms"
 
 [hooks]
 # pre-push refuses pushing a protected branch, unless the pushed commit is a finished

@@ -110,6 +110,7 @@ pub fn run(kind: ArtifactKind, args: &Args, ui: &Ui) -> anyhow::Result<ExitCode>
             number: &number,
         },
     );
+    gate::confine::check_inside(repo.root(), &repo.root().join(&path))?;
     let written = scaffold::create(&repo.root().join(&path), &text, args.force)?;
     if let Written::Replaced { backup } = &written {
         ui.line(format!(

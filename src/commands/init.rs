@@ -36,11 +36,13 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     // An existing config must be valid before anything is added beside it.
     let config = Config::load(root)?;
 
+    gate::confine::check_inside(root, &root.join(config::FILE_NAME))?;
     let written =
         scaffold::create_or_keep(&root.join(config::FILE_NAME), scaffold::DEFAULT_CONFIG)?;
     report(ui, &written, config::FILE_NAME)?;
     for kind in ArtifactKind::ALL {
         let rel = format!("{}/{}", config.spec.templates, kind.template_name());
+        gate::confine::check_inside(root, &root.join(&rel))?;
         let written = scaffold::create_or_keep(&root.join(&rel), templates::builtin(kind))?;
         report(ui, &written, &rel)?;
     }

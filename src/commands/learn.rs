@@ -74,6 +74,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         feature,
         text,
     };
+    gate::confine::check_inside(project.repo.root(), &path)?;
     learnings::append(&path, &entry)?;
     record(&project, &head, &entry, ui);
     ui.line(format!(

@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod config;
 mod demo;
+mod doctor;
 mod finish;
 mod guard;
 mod hook;
@@ -15,6 +16,7 @@ mod learn;
 mod log;
 mod man;
 mod send;
+mod schedule;
 mod service;
 mod snapshot;
 mod specify;
@@ -47,10 +49,12 @@ pub enum Command {
     Man(man::Args),
     Send(send::Args),
     Agents(agents::Args),
+    Schedule(schedule::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
     Status(status::Args),
     Demo(demo::Args),
+    Doctor(doctor::Args),
     Watch(watch::Args),
 }
 
@@ -73,10 +77,12 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Man(args) => man::run(&args, ui),
         Command::Send(args) => send::run(&args, ui),
         Command::Agents(args) => agents::run(&args, ui),
+        Command::Schedule(args) => schedule::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
         Command::Status(args) => status::run(&args, ui),
         Command::Demo(args) => demo::run(&args, ui),
+        Command::Doctor(args) => doctor::run(&args, ui),
         Command::Watch(args) => watch::run(&args, ui),
     }
 }

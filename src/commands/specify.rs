@@ -67,6 +67,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             number: &number,
         },
     );
+    gate::confine::check_inside(repo.root(), &repo.root().join(&path))?;
     if plan.new_branch {
         repo.create_and_switch(&plan.branch)?;
         ui.line(format!(

@@ -90,6 +90,8 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
         .stderr(log)
         // Its own process group: a Ctrl-C in the starting terminal does not reach it.
         .process_group(0)
+        // A detached watcher runs in no pane: the starting pane is an agent like any other.
+        .env_remove("TMUX_PANE")
         .spawn()
         .context("cannot start the watcher")?;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -93,6 +93,13 @@ pub enum SettingsError {
 /// (Claude Code and Codex share this shape), keeping everything else. Returns false when an
 /// identical hook is already there.
 pub fn add_pre_tool_use(path: &Path, command: &str) -> Result<bool, SettingsError> {
+    // A committed symlink to a device would be read forever.
+    if let Err(source) = crate::confine::is_regular(path) {
+        return Err(SettingsError::Io {
+            path: path.into(),
+            source,
+        });
+    }
     let mut root: Value = match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Invalid {
             path: path.into(),

@@ -104,10 +104,11 @@ impl TreeChanges {
 /// checkout, a new file outside the cone needs `--sparse` (git 2.34+; only asked for then).
 pub fn stage(root: &Path, paths: &[Vec<u8>], index_file: Option<&Path>) -> Result<(), CommitError> {
     use std::os::unix::ffi::OsStrExt;
-    let (present, missing): (Vec<Vec<u8>>, Vec<Vec<u8>>) = paths
-        .iter()
-        .cloned()
-        .partition(|p| root.join(std::ffi::OsStr::from_bytes(p)).symlink_metadata().is_ok());
+    let (present, missing): (Vec<Vec<u8>>, Vec<Vec<u8>>) = paths.iter().cloned().partition(|p| {
+        root.join(std::ffi::OsStr::from_bytes(p))
+            .symlink_metadata()
+            .is_ok()
+    });
     match stage_with(root, &["add", "-A"], &present, index_file) {
         Err(CommitError::Cli(CliError::Failed { stderr, .. }))
             if stderr.contains("outside of your sparse-checkout definition") =>
@@ -149,7 +150,10 @@ fn stage_with(
     if stderr.contains("index.lock") || stderr.contains(".lock': File exists") {
         return Err(CommitError::Locked(stderr));
     }
-    if stderr.contains("did not match any files") {
+    // "did not match any files", "unable to stat 'x': No such file or directory",
+    // "open("x"): No such file or directory / unable to index file": all a file deleted
+    // while git was looking at it.
+    if stderr.contains("did not match any files") || stderr.contains("No such file or directory") {
         return Err(CommitError::Vanished(stderr));
     }
     Err(CliError::Failed {
@@ -334,9 +338,11 @@ impl Repo {
         let new = new.to_string();
         // The null id (as long as the new one) means "must not exist yet".
         let old = expected.map_or_else(|| "0".repeat(new.len()), |o| o.to_string());
+        // No hook runs (update-ref would run a reference-transaction hook), as with libgit2.
+        let args = ["-c", "core.hooksPath=/dev/null", "update-ref", "-m", reflog];
         let out = cli::git(
             &self.root,
-            ["update-ref", "-m", reflog, refname, &new, &old],
+            args.iter().copied().chain([refname, &new, &old]),
             None,
         )?;
         if out.status.success() {

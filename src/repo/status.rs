@@ -41,9 +41,13 @@ impl Entry {
 /// Above this many paths a full status is cheaper than a long command line.
 pub const MAX_PATHSPECS: usize = 2000;
 
+/// Above this many bytes of paths, too: the kernel refuses a command line over 2 MB (E2BIG),
+/// and long paths reach that well before [`MAX_PATHSPECS`].
+pub const MAX_PATHSPEC_BYTES: usize = 256 * 1024;
+
 /// All changes (`paths` empty) or only those under `paths` (`git status` takes no
 /// pathspec file, so they go on the command line; callers fall back to a full status above
-/// [`MAX_PATHSPECS`]).
+/// [`MAX_PATHSPECS`] paths or [`MAX_PATHSPEC_BYTES`] bytes).
 pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     let mut args: Vec<&OsStr> = [
         "status",
@@ -56,7 +60,8 @@ pub fn status(root: &Path, paths: &[Vec<u8>]) -> Result<Vec<Entry>, CliError> {
     .iter()
     .map(OsStr::new)
     .collect();
-    if !paths.is_empty() && paths.len() <= MAX_PATHSPECS {
+    let bytes: usize = paths.iter().map(|p| p.len() + 1).sum();
+    if !paths.is_empty() && paths.len() <= MAX_PATHSPECS && bytes <= MAX_PATHSPEC_BYTES {
         args.push(OsStr::new("--"));
         args.extend(paths.iter().map(|p| OsStr::from_bytes(p)));
     }

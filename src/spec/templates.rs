@@ -43,6 +43,16 @@ pub fn load(
         path: path.clone(),
         reason,
     };
+    // A committed symlink could make a template of any local file (which `gate specify`
+    // would then write into a spec and the next commit publish), or of /dev/zero.
+    if path.symlink_metadata().is_ok() && !crate::confine::inside(root, &path) {
+        return Err(fail(
+            "it leads outside the repository (through a symlink)".into(),
+        ));
+    }
+    if let Err(e) = crate::confine::is_regular(&path) {
+        return Err(fail(e.to_string()));
+    }
     match std::fs::read(&path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Ok(Template {

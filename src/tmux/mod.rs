@@ -178,6 +178,10 @@ impl Tmux {
     fn exec(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, TmuxError> {
         let owned = || args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         let mut cmd = Command::new(&self.binary);
+        // -u: UTF-8 whatever the locale. Under LC_ALL=C (cron, bare services) tmux would
+        // otherwise print the field separator of `list-panes -F` as `_`, and every lookup
+        // of a pane failed.
+        cmd.arg("-u");
         match &self.socket {
             Socket::Default => {}
             Socket::Name(name) => {

@@ -9,6 +9,7 @@ mod artifact;
 mod check;
 mod completions;
 mod config;
+mod demo;
 mod env;
 mod finish;
 mod hooks;

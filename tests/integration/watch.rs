@@ -302,3 +302,19 @@ fn init_start_launches_the_watcher() {
     assert_contains(&stdout(&env.gate(&["watch", "--status"])), &["✓ watcher running"]);
     assert_contains(&stdout(&env.gate(&["watch", "--stop"])), &["stopped the watcher"]);
 }
+
+#[test]
+fn a_watcher_whose_repository_is_deleted_exits() {
+    let env = fast_repo("30m", "60s");
+    let mut w = Watcher::start(&env, &[]);
+    std::fs::remove_dir_all(&env.root).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = w.child.try_wait() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the watcher outlived its repository");
+}

@@ -5,6 +5,10 @@
 //! its panes write what they receive to files, and the tests compare the bytes.
 
 mod agents;
+mod busy;
 mod library;
+mod nudge;
+mod project;
+mod schedule;
 mod send;
 mod server;

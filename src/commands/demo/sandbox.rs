@@ -117,8 +117,9 @@ impl Sandbox {
         ok()
     }
 
-    /// Kills the private tmux server and removes the directory.
+    /// Stops the sandbox's watcher, kills the private tmux server and removes the directory.
     pub fn remove(&self) {
+        let _ = self.gate(&["watch", "--stop"]);
         let _ = self.tmux(&["kill-server"]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -1,0 +1,303 @@
+//! Nudges in the watcher: slips (edited implementation files, commits that bypassed the hooks,
+//! auto-commits) turned into one-line messages to the responsible agents, through the policy
+//! of [`crate::nudge`]. Blocking (tmux, git); run as jobs.
+//!
+//! The responsible agents are `agent.target`, or with "auto" every pane working inside the
+//! repository (an audit cannot tell which agent made a commit, so all of them hear of it).
+
+use jiff::Timestamp;
+
+use super::audit;
+use super::brief::{self, ProjectState};
+use super::jobs::Ctx;
+use super::messenger::{SendFailure, short};
+use crate::config::Config;
+use crate::events::Event;
+use crate::nudge::{Kind, Slip, Verdict, escalation_text, nudge_detail, nudge_text};
+use crate::repo::Repo;
+use crate::repo::status;
+use crate::rules::{Code, Rules};
+use crate::snapshot::{Outcome, Report};
+use crate::tmux::SendReport;
+
+pub const FEATURE_BRANCH: &str = "feature-branch";
+pub const IMPLEMENTATION_GATE: &str = "implementation-gate";
+pub const COMMIT_CADENCE: &str = "commit-cadence";
+
+/// The fix for a commit that reached a protected branch without gate's hooks.
+pub const BYPASS_FIX: &str = "keep new work on a feature branch (gate specify \"<name>\") and \
+                              never commit with --no-verify; if the hooks are missing: gate hooks install";
+
+/// A slip to tell the agents about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub rule: String,
+    pub what: String,
+    /// `None`: the fix of the rule's current violation (`gate check`'s), else `gate check`.
+    pub fix: Option<String>,
+    pub paths: Vec<String>,
+}
+
+/// Applies the policy for every responsible pane and sends what it says; returns log lines.
+pub fn nudge(ctx: &Ctx, request: &Request, state: Option<&ProjectState>) -> Vec<String> {
+    let rule = request.rule.as_str();
+    let fix = match &request.fix {
+        Some(fix) => fix.clone(),
+        None => current_fix(ctx, rule, state),
+    };
+    let slip = Slip {
+        rule: rule.to_owned(),
+        what: request.what.clone(),
+        fix,
+    };
+    let agents = match ctx.messenger.agents(&ctx.config, &ctx.root) {
+        Ok(agents) if !agents.is_empty() => agents,
+        Ok(_) => {
+            return vec![format!(
+                "nudge {rule}: no agent pane works inside {} (see `gate agents`); not sent",
+                ctx.root.display()
+            )];
+        }
+        Err(e) => return vec![format!("nudge {rule}: {}; not sent", short(&e))],
+    };
+    let now = Timestamp::now();
+    let policy = ctx.policy();
+    let mut lines = Vec::new();
+    for pane in agents {
+        let label = format!("{} ({})", pane.target(), pane.id);
+        let verdict = {
+            let mut history = ctx.history();
+            let verdict = history.decide(policy, rule, &pane.id, now);
+            match verdict {
+                Verdict::Send { .. } => history.record(rule, &pane.id, now, Kind::Nudged),
+                Verdict::Escalate { .. } => history.record(rule, &pane.id, now, Kind::Escalated),
+                Verdict::Cooldown { .. } => {}
+            }
+            verdict
+        };
+        match verdict {
+            Verdict::Cooldown { until } => {
+                let left =
+                    std::time::Duration::try_from(until.duration_since(now)).unwrap_or_default();
+                lines.push(format!(
+                    "nudge {rule} to {label}: not sent, cooldown ({} left)",
+                    crate::schedule::human(left)
+                ));
+            }
+            Verdict::Send { nth } => {
+                let text = nudge_text(&slip);
+                let outcome = outcome(ctx.messenger.deliver(&pane, &text));
+                let detail = nudge_detail(&pane.id, &pane.target(), None, &outcome, &text);
+                record(ctx, "nudge", rule, &request.paths, &detail);
+                lines.push(format!("nudge {rule} #{nth} to {label}: {outcome}"));
+            }
+            Verdict::Escalate { ignored } => {
+                let to = ctx.config.agent.orchestrator.trim();
+                let text = escalation_text(&slip, &label, ignored);
+                let sent = ctx
+                    .messenger
+                    .resolve(to)
+                    .map_err(SendFailure::from)
+                    .and_then(|p| ctx.messenger.deliver(&p, &text));
+                let outcome = outcome(sent);
+                let detail = nudge_detail(&pane.id, &pane.target(), Some(to), &outcome, &text);
+                record(ctx, "nudge-escalated", rule, &request.paths, &detail);
+                lines.push(format!(
+                    "nudge {rule} escalated to {to} after {ignored} ignored nudges to {label}: {outcome}"
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// Looks at the project after file events or a ref change: ends the streaks of rules no
+/// longer violated, and nudges about implementation files among `paths` that now differ from
+/// HEAD while the branch or the spec gate forbids them.
+pub fn inspect(ctx: &Ctx, paths: &[String]) -> Vec<String> {
+    let gathered = Repo::discover(&ctx.root)
+        .map_err(|e| e.to_string())
+        .and_then(|repo| {
+            brief::gather(&repo, &ctx.config)
+                .map(|s| (repo, s))
+                .map_err(|e| e.to_string())
+        });
+    let (repo, state) = match gathered {
+        Ok(g) => g,
+        Err(e) => return vec![format!("inspection: {e}")],
+    };
+    resolve(ctx, &repo, &state, Timestamp::now());
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let rules = Rules::new(&ctx.config);
+    let wanted: Vec<Vec<u8>> = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+    // Only real edits: a checkout also rewrites files, but leaves them equal to HEAD.
+    let edited: Vec<String> = match status::status(&ctx.root, &wanted) {
+        Ok(entries) => entries
+            .iter()
+            .map(status::Entry::display)
+            .filter(|p| rules.is_implementation(p))
+            .collect(),
+        Err(e) => return vec![format!("inspection: {e}")],
+    };
+    if edited.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    for code in [FEATURE_BRANCH, IMPLEMENTATION_GATE] {
+        let Some(v) = state.violation(code) else {
+            continue;
+        };
+        let context = match (code, state.head.branch()) {
+            (FEATURE_BRANCH, Some(b)) => format!("on {b}"),
+            (FEATURE_BRANCH, None) => "on a detached HEAD".into(),
+            _ => "before the spec gate passed".into(),
+        };
+        let request = Request {
+            rule: code.into(),
+            what: format!("{} edited {context}; {}", listing(&edited), v.message),
+            fix: Some(v.fix.clone()),
+            paths: edited.clone(),
+        };
+        lines.extend(nudge(ctx, &request, Some(&state)));
+    }
+    lines
+}
+
+/// A changed path that is, or (a new directory) may contain, an implementation file.
+pub fn may_hold_implementation(rules: &Rules, path: &str) -> bool {
+    rules.is_implementation(path) || rules.is_implementation(&format!("{path}/x"))
+}
+
+/// The nudge about a commit that slipped past the hooks.
+pub fn slip_request(slip: &audit::Slip) -> Request {
+    Request {
+        rule: slip.code.as_str().into(),
+        what: slip.message.clone(),
+        fix: (slip.code == Code::FeatureBranch).then(|| BYPASS_FIX.to_owned()),
+        paths: slip.paths.clone(),
+    }
+}
+
+/// The nudge about an auto-commit or snapshot just made: the work had reached the interval.
+pub fn commit_request(report: &Report, config: &Config) -> Option<Request> {
+    let interval = &config.commit.interval;
+    let (what, fix) = match &report.outcome {
+        Outcome::Committed {
+            commit,
+            branch,
+            summary,
+        } => (
+            format!(
+                "uncommitted work reached {interval}, so gate auto-committed it as {} on {branch} ({summary})",
+                &commit[..commit.len().min(10)]
+            ),
+            Some(format!(
+                "commit your own work at least every {interval} (git commit, or gate snapshot)"
+            )),
+        ),
+        Outcome::Shadowed {
+            commit,
+            refname,
+            reason,
+            ..
+        } => (
+            format!(
+                "uncommitted work reached {interval} where it cannot be committed ({reason}), so gate preserved it as {} on {refname}",
+                &commit[..commit.len().min(10)]
+            ),
+            None,
+        ),
+        Outcome::Unchanged { .. } | Outcome::Retry { .. } => return None,
+    };
+    Some(Request {
+        rule: COMMIT_CADENCE.into(),
+        what,
+        fix,
+        paths: Vec::new(),
+    })
+}
+
+/// Ends the streak of every rule the project no longer violates; an agent's own commit (one
+/// without gate's trailer) ends the commit-cadence streak.
+fn resolve(ctx: &Ctx, repo: &Repo, state: &ProjectState, now: Timestamp) {
+    let mut history = ctx.history();
+    for code in [FEATURE_BRANCH, IMPLEMENTATION_GATE, "spec-order"] {
+        if !state.violates(code) {
+            history.resolve(code, now);
+        }
+    }
+    let Some((head, _)) = &state.last_commit else {
+        return;
+    };
+    let mut last = ctx.last_head.lock().unwrap_or_else(|e| e.into_inner());
+    let moved = last.as_ref().is_some_and(|l| l != head);
+    if moved
+        && !repo
+            .commit_message(head)
+            .is_some_and(|m| m.contains(crate::snapshot::TRAILER))
+    {
+        history.resolve(COMMIT_CADENCE, now);
+    }
+    *last = Some(head.clone());
+}
+
+fn current_fix(ctx: &Ctx, rule: &str, state: Option<&ProjectState>) -> String {
+    let gathered;
+    let state = match state {
+        Some(s) => Some(s),
+        None => {
+            gathered = Repo::discover(&ctx.root)
+                .ok()
+                .and_then(|repo| brief::gather(&repo, &ctx.config).ok());
+            gathered.as_ref()
+        }
+    };
+    state
+        .and_then(|s| s.fix_for(rule))
+        .unwrap_or("gate check")
+        .to_owned()
+}
+
+fn outcome(sent: Result<SendReport, SendFailure>) -> String {
+    match sent {
+        Ok(report) => report.delivery.to_string(),
+        Err(e) => format!("not sent ({e})"),
+    }
+}
+
+fn record(ctx: &Ctx, kind: &str, rule: &str, paths: &[String], detail: &str) {
+    let mut e = Event::now(kind);
+    e.code = Some(rule.to_owned());
+    e.paths = paths.iter().take(20).cloned().collect();
+    e.detail = detail.to_owned();
+    let _ = ctx.log().append(&e);
+}
+
+/// `a, b, c and 4 more`.
+fn listing(paths: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_are_short() {
+        let paths: Vec<String> = (1..=5).map(|i| format!("src/{i}.rs")).collect();
+        assert_eq!(listing(&paths[..1]), "src/1.rs");
+        assert_eq!(listing(&paths), "src/1.rs, src/2.rs, src/3.rs and 2 more");
+    }
+}
