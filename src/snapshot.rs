@@ -174,7 +174,10 @@ pub fn decide(
     let staged: Vec<String> = candidates.iter().map(Entry::display).collect();
     let question = Question::MayCommit { staged };
     let (mut facts, _) = facts::gather(repo, config, &FeatureHint::default(), question)?;
-    let gate_passed = facts.feature.as_ref().is_some_and(|f| f.first_incomplete().is_none());
+    let gate_passed = facts
+        .feature
+        .as_ref()
+        .is_some_and(|f| f.first_incomplete().is_none());
     if partial
         && !gate_passed
         && let Question::MayCommit { staged } = &mut facts.question

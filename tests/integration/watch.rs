@@ -299,8 +299,14 @@ fn init_start_launches_the_watcher() {
     let out = env.gate(&["init", "--start"]);
     assert_exit(&out, 0);
     assert_contains(&stdout(&out), &["watcher started"]);
-    assert_contains(&stdout(&env.gate(&["watch", "--status"])), &["✓ watcher running"]);
-    assert_contains(&stdout(&env.gate(&["watch", "--stop"])), &["stopped the watcher"]);
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--status"])),
+        &["✓ watcher running"],
+    );
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--stop"])),
+        &["stopped the watcher"],
+    );
 }
 
 #[test]

@@ -25,19 +25,37 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let gate = std::env::current_exe().context("cannot find the gate binary")?;
     for tool in ["git", "tmux"] {
         let found = std::process::Command::new(tool).arg("-V").output().is_ok()
-            || std::process::Command::new(tool).arg("--version").output().is_ok();
-        anyhow::ensure!(found, "the demo needs {tool}; install it (e.g. apt-get install {tool}) and run `gate demo` again");
+            || std::process::Command::new(tool)
+                .arg("--version")
+                .output()
+                .is_ok();
+        anyhow::ensure!(
+            found,
+            "the demo needs {tool}; install it (e.g. apt-get install {tool}) and run `gate demo` again"
+        );
     }
     let sb = Sandbox::create(gate)?;
-    let tour = Tour { ui, sb: &sb, step: 0 };
+    let tour = Tour {
+        ui,
+        sb: &sb,
+        step: 0,
+    };
     let result = tour.run();
-    let watcher_log = std::fs::read_to_string(sb.repo.join(".git/gate/watch.log")).unwrap_or_default();
+    let watcher_log =
+        std::fs::read_to_string(sb.repo.join(".git/gate/watch.log")).unwrap_or_default();
     if args.keep {
         ui.line("")?;
         ui.line(format!("sandbox kept at {}", sb.path().display()))?;
         ui.line(format!("  the repository:   cd {}", sb.repo.display()))?;
-        ui.line(format!("  the agent pane:   tmux -S {} attach -t agent", sb.socket.display()))?;
-        ui.line(format!("  clean up:         tmux -S {} kill-server; rm -rf {}", sb.socket.display(), sb.path().display()))?;
+        ui.line(format!(
+            "  the agent pane:   tmux -S {} attach -t agent",
+            sb.socket.display()
+        ))?;
+        ui.line(format!(
+            "  clean up:         tmux -S {} kill-server; rm -rf {}",
+            sb.socket.display(),
+            sb.path().display()
+        ))?;
     } else {
         sb.remove();
     }
@@ -60,7 +78,10 @@ impl Tour<'_> {
     fn run(mut self) -> anyhow::Result<()> {
         let (ui, sb) = (self.ui, self.sb);
         ui.line(ui.bold("gate demo"))?;
-        ui.line(format!("A throwaway repository ({}) and a private tmux server with a fake agent pane.", sb.repo.display()))?;
+        ui.line(format!(
+            "A throwaway repository ({}) and a private tmux server with a fake agent pane.",
+            sb.repo.display()
+        ))?;
 
         self.section("A project under gate")?;
         sb.git(&["init", "-q", "-b", "main"])?;
@@ -95,26 +116,45 @@ impl Tour<'_> {
 
         self.section("Implementation may begin: the same commit now passes")?;
         self.git_shown(&["add", "-A"])?;
-        self.git_shown(&["commit", "-q", "-m", "Add a cart, with its spec, plan and tasks"])?;
+        self.git_shown(&[
+            "commit",
+            "-q",
+            "-m",
+            "Add a cart, with its spec, plan and tasks",
+        ])?;
 
         self.section("The watcher: auto-commit, and a nudge in the agent's pane")?;
         self.gate(&["watch", "--daemon"])?;
-        sb.wait_for(Duration::from_secs(10), || sb.gate(&["watch", "--status", "--json"]).is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"mode\": \"events\"")));
+        sb.wait_for(Duration::from_secs(10), || {
+            sb.gate(&["watch", "--status", "--json"])
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"mode\": \"events\""))
+        });
         sb.write("src/checkout.rs", "pub fn checkout() {}\n")?;
         self.say("The agent writes src/checkout.rs and forgets to commit. 3 s later (30 min in real life):")?;
         let committed = sb.wait_for(Duration::from_secs(20), || {
-            sb.git(&["log", "-1", "--format=%s"]).is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("Progress:"))
+            sb.git(&["log", "-1", "--format=%s"])
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("Progress:"))
         });
         anyhow::ensure!(committed, "the watcher made no auto-commit");
         self.git_shown(&["log", "-1", "--format=%h %s%n%b"])?;
-        let nudged = sb.wait_for(Duration::from_secs(15), || sb.agent_lines().iter().any(|l| l.contains("gate")));
+        let nudged = sb.wait_for(Duration::from_secs(15), || {
+            sb.agent_lines().iter().any(|l| l.contains("gate"))
+        });
         self.agent_received(nudged, "a nudge")?;
 
         self.section("A check-in, delivered by the watcher to the agent's pane")?;
         let before = sb.agent_lines().len();
-        self.gate(&["schedule", "2s", "Review the cart tests, then run gate finish", "--target", "agent"])?;
+        self.gate(&[
+            "schedule",
+            "2s",
+            "Review the cart tests, then run gate finish",
+            "--target",
+            "agent",
+        ])?;
         let delivered = sb.wait_for(Duration::from_secs(20), || {
-            sb.agent_lines()[before.min(sb.agent_lines().len())..].iter().any(|l| l.contains("Review the cart tests"))
+            sb.agent_lines()[before.min(sb.agent_lines().len())..]
+                .iter()
+                .any(|l| l.contains("Review the cart tests"))
         });
         self.agent_received(delivered, "the check-in")?;
 
@@ -127,7 +167,10 @@ impl Tour<'_> {
         self.gate(&["status"])?;
         self.gate_head(&["log", "-n", "8"], 8)?;
         ui.line("")?;
-        ui.line(format!("{} that is gate: specs first, work never lost, agents kept on track.", ui.ok_mark()))?;
+        ui.line(format!(
+            "{} that is gate: specs first, work never lost, agents kept on track.",
+            ui.ok_mark()
+        ))?;
         ui.line("  Next: `gate init` in your own repository (README: \"Walkthrough\").")?;
         Ok(())
     }
@@ -135,7 +178,8 @@ impl Tour<'_> {
     fn section(&mut self, title: &str) -> std::io::Result<()> {
         self.step += 1;
         self.ui.line("")?;
-        self.ui.line(self.ui.bold(format!("── {}. {title} ", self.step)))
+        self.ui
+            .line(self.ui.bold(format!("── {}. {title} ", self.step)))
     }
 
     fn say(&self, text: &str) -> std::io::Result<()> {
@@ -154,7 +198,12 @@ impl Tour<'_> {
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         let lines: Vec<&str> = text.lines().collect();
-        let mut shown = lines.iter().take(max).copied().collect::<Vec<_>>().join("\n");
+        let mut shown = lines
+            .iter()
+            .take(max)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
         if lines.len() > max {
             shown.push_str(&format!("\n... ({} more lines)", lines.len() - max));
         }
@@ -186,7 +235,16 @@ impl Tour<'_> {
             return self.say(&format!("({what} did not arrive in the agent's pane)"));
         }
         self.say(&format!("The agent's pane received {what}:"))?;
-        for line in self.sb.agent_lines().iter().rev().take(2).collect::<Vec<_>>().into_iter().rev() {
+        for line in self
+            .sb
+            .agent_lines()
+            .iter()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             self.ui.line(format!("   ▶ {line}"))?;
         }
         Ok(())
@@ -217,7 +275,13 @@ impl Tour<'_> {
 
 fn shell_words(args: &[&str]) -> String {
     args.iter()
-        .map(|a| if a.contains(' ') || a.contains('%') { format!("\"{a}\"") } else { a.to_string() })
+        .map(|a| {
+            if a.contains(' ') || a.contains('%') {
+                format!("\"{a}\"")
+            } else {
+                a.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

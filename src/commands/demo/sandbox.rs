@@ -16,7 +16,10 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn create(gate: PathBuf) -> anyhow::Result<Sandbox> {
-        let dir = tempfile::Builder::new().prefix("gate-demo-").tempdir()?.keep();
+        let dir = tempfile::Builder::new()
+            .prefix("gate-demo-")
+            .tempdir()?
+            .keep();
         let dir = dir.canonicalize()?;
         let repo = dir.join("shop");
         for d in [&repo, &dir.join("home"), &dir.join("state")] {
@@ -32,7 +35,14 @@ impl Sandbox {
     }
 
     fn env(&self, cmd: &mut Command) {
-        for var in ["TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "SPECIFY_FEATURE_DIRECTORY"] {
+        for var in [
+            "TMUX",
+            "TMUX_PANE",
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_INDEX_FILE",
+            "SPECIFY_FEATURE_DIRECTORY",
+        ] {
             cmd.env_remove(var);
         }
         cmd.env("HOME", self.dir.join("home"))
@@ -78,8 +88,26 @@ impl Sandbox {
             "stty -echo 2>/dev/null; printf 'fake agent ready\\n'; while IFS= read -r line; do printf '%s\\n' \"$line\" >> '{}'; printf 'received: %s\\n' \"$line\"; done",
             self.received.display()
         );
-        let out = self.tmux(&["new-session", "-d", "-s", "agent", "-x", "200", "-y", "50", "-c", &self.repo.to_string_lossy(), "sh", "-c", &script])?;
-        anyhow::ensure!(out.status.success(), "tmux could not start: {}", String::from_utf8_lossy(&out.stderr).trim());
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "agent",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+            &self.repo.to_string_lossy(),
+            "sh",
+            "-c",
+            &script,
+        ])?;
+        anyhow::ensure!(
+            out.status.success(),
+            "tmux could not start: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         Ok(())
     }
 
