@@ -34,7 +34,9 @@ use crate::ui::Ui;
 pub enum Command {
     Init(init::Args),
     Specify(specify::Args),
+    /// Write plan.md from the template; refused while spec.md is incomplete
     Plan(artifact::Args),
+    /// Write tasks.md from the template; refused while plan.md is incomplete
     Tasks(artifact::Args),
     Check(check::Args),
     Finish(finish::Args),
