@@ -140,7 +140,7 @@ impl Tour<'_> {
         let nudged = sb.wait_for(Duration::from_secs(15), || {
             sb.agent_lines().iter().any(|l| l.contains("gate"))
         });
-        self.agent_received(nudged, "a nudge")?;
+        self.agent_received(nudged, "a nudge", 0)?;
 
         self.section("A check-in, delivered by the watcher to the agent's pane")?;
         let before = sb.agent_lines().len();
@@ -156,7 +156,7 @@ impl Tour<'_> {
                 .iter()
                 .any(|l| l.contains("Review the cart tests"))
         });
-        self.agent_received(delivered, "the check-in")?;
+        self.agent_received(delivered, "the check-in", before)?;
 
         self.section("Finish the feature: stable tag, merge into main")?;
         self.gate(&["watch", "--stop"])?;
@@ -230,21 +230,13 @@ impl Tour<'_> {
         Ok(out)
     }
 
-    fn agent_received(&self, arrived: bool, what: &str) -> std::io::Result<()> {
+    /// Shows what the fake agent received after its first `since` lines.
+    fn agent_received(&self, arrived: bool, what: &str, since: usize) -> std::io::Result<()> {
         if !arrived {
             return self.say(&format!("({what} did not arrive in the agent's pane)"));
         }
         self.say(&format!("The agent's pane received {what}:"))?;
-        for line in self
-            .sb
-            .agent_lines()
-            .iter()
-            .rev()
-            .take(2)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-        {
+        for line in self.sb.agent_lines().iter().skip(since) {
             self.ui.line(format!("   ▶ {line}"))?;
         }
         Ok(())
