@@ -4,7 +4,6 @@
 //! files made while the feature's spec, plan or tasks were incomplete.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -59,11 +58,9 @@ impl Baseline {
     fn save(&self) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, &self.tips)?;
-        tmp.write_all(b"\n")?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+        let mut bytes = serde_json::to_vec_pretty(&self.tips)?;
+        bytes.push(b'\n');
+        super::daemon::replace_file(&self.path, &bytes)
     }
 }
 

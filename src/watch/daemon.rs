@@ -112,13 +112,22 @@ pub fn read_status(paths: &Paths) -> Option<Status> {
 }
 
 pub fn write_status(paths: &Paths, status: &Status) -> Result<(), DaemonError> {
-    let dir = paths.status.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    serde_json::to_writer_pretty(&mut tmp, status).map_err(|e| io(&paths.status)(e.into()))?;
-    tmp.write_all(b"\n").map_err(io(&paths.status))?;
-    tmp.persist(&paths.status)
-        .map_err(|e| io(&paths.status)(e.error))?;
-    Ok(())
+    let mut bytes = serde_json::to_vec_pretty(status).map_err(|e| io(&paths.status)(e.into()))?;
+    bytes.push(b'\n');
+    replace_file(&paths.status, &bytes).map_err(io(&paths.status))
+}
+
+/// Replaces `path` whole: written to `<path>.tmp`, then renamed over it. Only the watcher
+/// holding the lock writes its files, so one fixed temp name is safe, and the one a killed
+/// watcher leaves behind is reused by the next (random temp names piled up, one per kill).
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    drop(file);
+    std::fs::rename(&tmp, path)
 }
 
 /// Asks the running watcher to stop (SIGTERM: it finishes a commit in flight first) and waits

@@ -70,7 +70,12 @@ fn after_kill(env: &TestEnv, ledger: &Ledger, rev: &str, tally: &mut Tally) {
     let (stale, running) = wait_for_orphans(env);
     assert!(
         stale.is_empty() && running.is_empty(),
-        "after a kill, locks left behind: {stale:?}; git still running: {running:?}"
+        "after a kill, locks left behind: {stale:?}; git still running: {running:?}\n{}",
+        running
+            .iter()
+            .map(|(pid, _)| support::describe_process(*pid))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert_fsck_clean(env);
     assert_readable(env);
@@ -255,9 +260,9 @@ fn sigkill_gate_snapshot_shadow_mid_snapshot() {
         iterations(10, 100),
         "sigkill_gate_snapshot_shadow_mid_snapshot",
     );
-    env.git(&[
-        "log",
-        "--oneline",
-        "refs/gate/snapshots/feature/001-reliable",
-    ]);
+    // When a killed shadow snapshot got as far as its ref, the ref's history reads back.
+    let shadow = "refs/gate/snapshots/feature/001-reliable";
+    if !tip(&env, shadow).is_empty() {
+        env.git(&["log", "--oneline", shadow]);
+    }
 }
