@@ -157,19 +157,7 @@ pub fn inotify_limit() -> Option<u64> {
 /// The directories the watcher would put a watch on: the same walk as `watch::fs` (every
 /// ignore source honoured, `.git` skipped), plus the git directory and its refs.
 pub fn watched_dirs(root: &Path) -> usize {
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .parents(true)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(true)
-        .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    let dirs = walk
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
-        .count();
+    let dirs = crate::watch::fs::unignored_dirs(root).count();
     dirs + 3
 }
 

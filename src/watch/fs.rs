@@ -76,25 +76,13 @@ impl TreeWatcher {
         self.watched.len()
     }
 
-    /// Adds a watch on every non-ignored directory under `dir` (honouring .gitignore files,
-    /// `.git/info/exclude` and `core.excludesFile`).
+    /// Adds a watch on every non-ignored directory under `dir`.
     pub fn watch_tree(&mut self, dir: &Path) {
-        let walk = ignore::WalkBuilder::new(dir)
-            .hidden(false)
-            .parents(true)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(true)
-            .require_git(false)
-            .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for entry in walk.flatten() {
+        for path in unignored_dirs(dir) {
             if self.limited {
                 return;
             }
-            if entry.file_type().is_some_and(|t| t.is_dir()) {
-                self.add(entry.path(), RecursiveMode::NonRecursive);
-            }
+            self.add(&path, RecursiveMode::NonRecursive);
         }
     }
 
@@ -155,6 +143,23 @@ impl TreeWatcher {
         out.dedup();
         out
     }
+}
+
+/// Every directory under `dir` that git does not ignore (.gitignore files, `.git/info/exclude`,
+/// `core.excludesFile`), `.git` skipped: where the watcher puts its watches.
+pub fn unignored_dirs(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    ignore::WalkBuilder::new(dir)
+        .hidden(false)
+        .parents(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
+        .map(ignore::DirEntry::into_path)
 }
 
 pub fn is_limit(e: &notify::Error) -> bool {
