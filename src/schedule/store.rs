@@ -3,7 +3,6 @@
 //! and written whole through a temp file. A corrupt file is moved aside, never emptied.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -128,17 +127,12 @@ impl Store {
         }
     }
 
+    /// Called under the lock only, so the fixed temp name of `replace_file` is safe, and a
+    /// SIGKILL mid-write leaves at most that one file, reused next time.
     fn save(&self, schedule: &Schedule) -> Result<(), ScheduleError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.io("write", e))?;
         let mut bytes = serde_json::to_vec_pretty(schedule).expect("a schedule always serialises");
         bytes.push(b'\n');
-        tmp.write_all(&bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| self.io("write", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.io("replace", e.error))?;
-        Ok(())
+        crate::watch::daemon::replace_file(&self.path, &bytes).map_err(|e| self.io("replace", e))
     }
 
     /// Renames the file to `schedule.json.corrupt-<UTC time>` (a free name).

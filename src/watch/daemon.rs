@@ -126,6 +126,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_file_name(name);
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;
+    file.sync_all()?;
     drop(file);
     std::fs::rename(&tmp, path)
 }
