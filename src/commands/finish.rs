@@ -2,6 +2,7 @@
 //! main. Refusals change nothing; the git work and its safety order live in
 //! [`gate::repo::finish`].
 
+use gate::repo::short_id;
 use std::process::ExitCode;
 
 use gate::events::{Event, EventLog};
@@ -182,10 +183,6 @@ fn merge_kind(merge: Merge) -> &'static str {
     }
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
-}
-
 fn no_feature_branch(head: &Head, prefix: &str) -> Violation {
     let on = head.branch().unwrap_or("a detached HEAD");
     Violation {
@@ -280,7 +277,7 @@ fn print_outcome(
     ui.line(format!(
         "{} tagged {branch} at {} as {}",
         ui.ok_mark(),
-        short(tip),
+        short_id(tip),
         ui.bold(&done.tag)
     ))?;
     let main_tip = done.main_tip.map(|o| o.to_string()).unwrap_or_default();
@@ -294,15 +291,15 @@ fn print_outcome(
                 ui.bold(format!("git push origin {}", done.tag))
             ));
         }
-        Merge::Created => format!("created {main} at {}", short(tip)),
-        Merge::FastForward => format!("fast-forwarded {main} to {}", short(tip)),
+        Merge::Created => format!("created {main} at {}", short_id(tip)),
+        Merge::FastForward => format!("fast-forwarded {main} to {}", short_id(tip)),
         Merge::UpToDate => format!(
             "{main} already contains {branch}; it stays at {}",
-            short(&main_tip)
+            short_id(&main_tip)
         ),
         Merge::MergeCommit(id) => format!(
             "merged {branch} into {main}: merge commit {}",
-            short(&id.to_string())
+            short_id(&id.to_string())
         ),
     };
     ui.line(format!("{} {merged}", ui.ok_mark()))?;
@@ -332,7 +329,7 @@ fn record(repo: &gate::repo::Repo, branch: &str, tip: &str, main: &str, done: &F
         Merge::MergeCommit(id) => format!(
             "tag {}; merge-commit {} on {main}",
             done.tag,
-            short(&id.to_string())
+            short_id(&id.to_string())
         ),
         m => format!("tag {}; {} on {main}", done.tag, merge_kind(m)),
     };

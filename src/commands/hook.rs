@@ -1,6 +1,7 @@
 //! `gate hook NAME`: what the installed shims run. Blocking hooks print their refusal on
 //! stderr (git shows it) and exit 1; the post- hooks only record events and never fail.
 
+use gate::repo::short_id;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -131,7 +132,7 @@ fn record(args: &Args) -> anyhow::Result<()> {
             let mut e = Event::now("checkout");
             e.detail = format!(
                 "from {}",
-                short(args.args.first().map_or("", String::as_str))
+                short_id(args.args.first().map_or("", String::as_str))
             );
             e
         }
@@ -155,10 +156,6 @@ fn record(args: &Args) -> anyhow::Result<()> {
     e.branch = head.branch().map(str::to_owned);
     EventLog::in_dir(&repo.state_dir()).append(&e)?;
     Ok(())
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
 }
 
 pub fn hook_name(name: HookName) -> &'static str {

@@ -414,6 +414,11 @@ impl Repo {
     }
 }
 
+/// A commit id as people read it: the first 10 hex digits.
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
+
 /// `refs/heads/feature/x` -> `feature/x`.
 fn branch_name(refname: &str) -> String {
     refname

@@ -3,6 +3,7 @@
 //! (`--no-verify`, hooks missing); on a feature branch, an unrecorded commit of implementation
 //! files made while the feature's spec, plan or tasks were incomplete.
 
+use crate::repo::short_id;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -101,7 +102,7 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
                     code: Code::FeatureBranch,
                     message: format!(
                         "commit {} \"{}\" reached protected branch {branch} without passing gate's hooks (--no-verify, or hooks not installed)",
-                        short(&commit.id),
+                        short_id(&commit.id),
                         commit.subject
                     ),
                     branch: branch.clone(),
@@ -160,7 +161,7 @@ fn implementation_slip(
         author: commit.author.clone(),
         message: format!(
             "commit {} \"{}\" committed implementation files while {} was incomplete, without passing gate's hooks",
-            short(&commit.id),
+            short_id(&commit.id),
             commit.subject,
             incomplete.file_name()
         ),
@@ -181,8 +182,4 @@ fn recorded_commits(log: &EventLog) -> HashSet<String> {
         })
         .filter_map(|e| e.commit)
         .collect()
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
 }

@@ -358,15 +358,7 @@ impl TestEnv {
     pub fn complete_feature(&self, name: &str) -> String {
         let out = self.gate(&["specify", name]);
         assert_exit(&out, 0);
-        let branch = self.branch();
-        let feature = branch.rsplit('/').next().expect("a branch name").to_owned();
-        let dir = format!("specs/{feature}");
-        self.fill(&format!("{dir}/spec.md"));
-        assert_exit(&self.gate(&["plan"]), 0);
-        self.fill(&format!("{dir}/plan.md"));
-        assert_exit(&self.gate(&["tasks"]), 0);
-        self.fill(&format!("{dir}/tasks.md"));
-        dir
+        self.complete_feature_on_branch()
     }
 }
 
