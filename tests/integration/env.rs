@@ -48,7 +48,7 @@ impl TestEnv {
             .tempdir()
             .expect("create a temp dir");
         let base = tmp.path().canonicalize().expect("canonical temp dir");
-        for dir in ["home", "state", "config", "data", "cache", "repo"] {
+        for dir in ["home", "state", "config", "data", "cache", "repo", "tmux"] {
             std::fs::create_dir_all(base.join(dir)).expect("create a temp subdir");
         }
         TestEnv {
@@ -122,6 +122,9 @@ impl TestEnv {
             ("LC_ALL", PathBufOrStr::Str("C")),
             ("LANG", PathBufOrStr::Str("C")),
             ("NO_COLOR", PathBufOrStr::Str("1")),
+            // tmux's default server lives under TMUX_TMPDIR: a test that reaches tmux without
+            // naming a socket gets a private, empty server, never the developer's own.
+            ("TMUX_TMPDIR", PathBufOrStr::Path(base.join("tmux"))),
         ]
     }
 
@@ -130,6 +133,13 @@ impl TestEnv {
         cmd.current_dir(dir).stdin(std::process::Stdio::null());
         for name in REMOVED {
             cmd.env_remove(name);
+        }
+        // GATE_SKIP, GATE_TMUX_SOCKET, GATE_NO_AUTOSTART, ...: gate's own switches from the
+        // caller's shell would change what the test sees; a test sets the ones it needs.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("GATE_") {
+                cmd.env_remove(name);
+            }
         }
         for (name, value) in self.vars() {
             cmd.env(name, value.as_os_str());
@@ -243,6 +253,13 @@ impl TestEnv {
         cmd.current_dir(dir);
         for name in REMOVED {
             cmd.env_remove(name);
+        }
+        // GATE_SKIP, GATE_TMUX_SOCKET, GATE_NO_AUTOSTART, ...: gate's own switches from the
+        // caller's shell would change what the test sees; a test sets the ones it needs.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("GATE_") {
+                cmd.env_remove(name);
+            }
         }
         for (name, value) in self.vars() {
             cmd.env(name, value.as_os_str());
