@@ -48,7 +48,7 @@ impl TestEnv {
             .tempdir()
             .expect("create a temp dir");
         let base = tmp.path().canonicalize().expect("canonical temp dir");
-        for dir in ["home", "state", "config", "data", "cache", "repo", "tmux"] {
+        for dir in ["home", "state", "config", "data", "cache", "repo"] {
             std::fs::create_dir_all(base.join(dir)).expect("create a temp subdir");
         }
         TestEnv {
@@ -124,7 +124,7 @@ impl TestEnv {
             ("NO_COLOR", PathBufOrStr::Str("1")),
             // tmux's default server lives under TMUX_TMPDIR: a test that reaches tmux without
             // naming a socket gets a private, empty server, never the developer's own.
-            ("TMUX_TMPDIR", PathBufOrStr::Path(base.join("tmux"))),
+            ("TMUX_TMPDIR", PathBufOrStr::Path(base.join("cache"))),
         ]
     }
 
