@@ -21,6 +21,23 @@ pub struct Config {
     pub spec: Spec,
     pub agent: Agent,
     pub hooks: Hooks,
+    pub snapshot: Snapshot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Snapshot {
+    /// Preserved work stays reachable at least this long; only `gate snapshots --prune`
+    /// removes older snapshots (never the watcher on its own), and it logs what it removed.
+    pub keep: HumanDuration,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            keep: HumanDuration::from_secs(14 * 24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +97,9 @@ pub struct Agent {
     pub busy_wait: HumanDuration,
     /// Pause between the text and Enter in the watcher's messages (see `gate send --pause`).
     pub send_pause: HumanDuration,
+    /// Program names that make a pane an agent when they run in it (besides panes marked with
+    /// `gate agents mark`). Plain shells are never agents.
+    pub clis: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +163,9 @@ impl Default for Agent {
             checkin_retry: HumanDuration::from_secs(60),
             busy_wait: HumanDuration::from_secs(30),
             send_pause: "500ms".parse().expect("valid default"),
+            clis: ["claude", "codex", "gemini", "aider"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

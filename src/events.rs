@@ -6,6 +6,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -96,8 +97,14 @@ impl EventLog {
             .read(true)
             .create(true)
             .append(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(&self.path)
             .map_err(|e| err("open", e))?;
+        if !file.metadata().map_err(|e| err("read", e))?.is_file() {
+            let why =
+                std::io::Error::other("not a regular file: move it away and gate starts a new log");
+            return Err(err("append to", why));
+        }
         file.lock().map_err(|e| err("lock", e))?;
         // A log cut short mid-line (a full disk, a copy, a crash elsewhere) must not swallow
         // this event too: it starts on a line of its own, the torn one stays as it was.
@@ -116,14 +123,14 @@ impl EventLog {
 
     /// Every readable event in order, and the lines that were not events.
     pub fn read(&self) -> Result<(Vec<Event>, Vec<BadLine>), LogError> {
-        let file = match std::fs::File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
-            Err(source) => {
+        let file = match crate::statefile::open(&self.path, false) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok((vec![], vec![])),
+            Err(e) => {
                 return Err(LogError {
                     what: "read",
                     path: self.path.clone(),
-                    source,
+                    source: std::io::Error::other(e.to_string()),
                 });
             }
         };

@@ -7,6 +7,7 @@ use gate::facts::FactsError;
 use gate::hooks::install::InstallError;
 use gate::repo::RepoError;
 use gate::scaffold::ScaffoldError;
+use gate::snapshot::restore::RestoreError;
 use gate::spec::feature::FeatureError;
 
 use crate::ui::Ui;
@@ -19,6 +20,11 @@ pub const FAILURE: u8 = 3;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Refused(pub String);
+
+/// A request that cannot be carried out as written (a bad argument): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// Prints `error` with its causes on stderr and picks the exit code. (A closed stdout is not
 /// an error at all: `Ui` absorbs it and the command keeps its own exit code. A broken pipe to
@@ -45,13 +51,22 @@ fn code_for(error: &anyhow::Error) -> u8 {
         {
             return REFUSED;
         }
-        if cause.is::<ConfigError>() || cause.is::<FeatureError>() {
+        if cause.is::<ConfigError>() || cause.is::<FeatureError>() || cause.is::<Usage>() {
             return USAGE;
         }
-        if let Some(RepoError::NotARepo { .. } | RepoError::Bare { .. }) = cause.downcast_ref() {
+        if let Some(
+            RepoError::NotARepo { .. } | RepoError::Bare { .. } | RepoError::Unsupported { .. },
+        ) = cause.downcast_ref()
+        {
             return USAGE;
         }
         if let Some(FactsError::Feature(_)) = cause.downcast_ref() {
+            return USAGE;
+        }
+        if let Some(
+            RestoreError::Unknown(_) | RestoreError::NoneHere | RestoreError::NotInSnapshot(_),
+        ) = cause.downcast_ref()
+        {
             return USAGE;
         }
     }

@@ -3,12 +3,15 @@
 //! The library holds facts (git, files), rules (pure) and actions; the `gate` binary on top is
 //! the only part that talks to a terminal.
 
+pub mod agents;
 pub mod config;
 pub mod confine;
 pub mod doctor;
 pub mod events;
 pub mod facts;
+pub mod finished;
 pub mod hooks;
+pub mod judge;
 pub mod learnings;
 pub mod nudge;
 pub mod registry;
@@ -18,6 +21,7 @@ pub mod scaffold;
 pub mod schedule;
 pub mod service;
 pub mod snapshot;
+pub mod statefile;
 pub mod spec;
 pub mod status;
 pub mod tail;

@@ -122,11 +122,20 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
     };
     let violations = Rules::new(&config).evaluate(&facts);
     let last_commit_age = repo.last_commit().map(|c| now - c.time);
-    let dirty = dirty.then(|| {
-        crate::repo::status::status(repo.root(), &[])
-            .map(|entries| entries.len())
-            .unwrap_or(0)
-    });
+    // Changes gate can never auto-commit (files over the size limit, nested repositories) are
+    // counted apart: "run gate snapshot" does nothing for them.
+    let (dirty, never) = if dirty {
+        let entries = crate::repo::status::status(repo.root(), &[]).unwrap_or_default();
+        let (never, rest): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .partition(|e| crate::snapshot::skip_reason(&repo, &config, e).is_some());
+        (
+            Some(rest.len()),
+            never.iter().map(|e| e.display()).collect(),
+        )
+    } else {
+        (None, Vec::new())
+    };
     let mut rules: Vec<RuleStatus> = [
         Code::FeatureBranch,
         Code::SpecOrder,
@@ -146,7 +155,7 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
         }
     })
     .collect();
-    rules.push(cadence(&config, dirty, last_commit_age));
+    rules.push(cadence(&config, dirty, &never, last_commit_age));
 
     let paths = daemon::Paths::in_dir(&repo.state_dir());
     let running = daemon::is_running(&paths);
@@ -176,10 +185,30 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
 
 /// commit-cadence: uncommitted work is never older than the interval. Judged only when the
 /// tree is known to be dirty; the last commit's age stands in for the age of the work.
-fn cadence(config: &Config, dirty: Option<usize>, age: Option<i64>) -> RuleStatus {
+fn cadence(
+    config: &Config,
+    dirty: Option<usize>,
+    never: &[String],
+    age: Option<i64>,
+) -> RuleStatus {
     let interval = config.commit.interval.as_secs() as i64;
-    let late = matches!((dirty, age), (Some(n), Some(a)) if n > 0 && a > interval);
-    let violations = if late {
+    let old = age.is_some_and(|a| a > interval);
+    let late = old && dirty.is_some_and(|n| n > 0);
+    let violations = if !late && old && !never.is_empty() {
+        vec![Violation {
+            code: Code::CommitCadence,
+            subject: crate::rules::Subject::Paths,
+            message: format!(
+                "{} changed file(s) gate never auto-commits (over commit.max_file_size {}, or nested repositories): {}",
+                never.len(),
+                config.commit.max_file_size,
+                never.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+            fix: "commit them yourself, raise commit.max_file_size in .gate.toml, or add them to .gitignore".into(),
+            paths: never.to_vec(),
+            findings: Vec::new(),
+        }]
+    } else if late {
         vec![Violation {
             code: Code::CommitCadence,
             subject: crate::rules::Subject::Paths,
@@ -198,7 +227,7 @@ fn cadence(config: &Config, dirty: Option<usize>, age: Option<i64>) -> RuleStatu
     };
     RuleStatus {
         code: Code::CommitCadence.as_str(),
-        ok: !late,
+        ok: violations.is_empty(),
         violations,
     }
 }
@@ -206,7 +235,7 @@ fn cadence(config: &Config, dirty: Option<usize>, age: Option<i64>) -> RuleStatu
 /// Pending check-ins in `schedule.json`, whatever its exact shape (a list, or an object
 /// holding one).
 fn pending_checkins(state: &Path) -> usize {
-    let Ok(bytes) = std::fs::read(state.join("schedule.json")) else {
+    let Ok(Some(bytes)) = crate::statefile::read(&state.join("schedule.json")) else {
         return 0;
     };
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
@@ -221,7 +250,7 @@ fn pending_checkins(state: &Path) -> usize {
 
 /// The last `n` refusals, skips and audit findings, read from the log's tail only.
 pub fn recent_violations(log: &EventLog, n: usize) -> Vec<Event> {
-    let Ok(mut file) = std::fs::File::open(log.path()) else {
+    let Ok(Some(mut file)) = crate::statefile::open(log.path(), false) else {
         return Vec::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -266,10 +295,18 @@ mod tests {
     #[test]
     fn cadence_needs_dirt_and_an_old_commit() {
         let config = Config::default();
-        assert!(cadence(&config, Some(0), Some(99_999)).ok);
-        assert!(cadence(&config, Some(3), Some(60)).ok);
-        assert!(cadence(&config, None, Some(99_999)).ok);
-        assert!(!cadence(&config, Some(3), Some(3600)).ok);
+        assert!(cadence(&config, Some(0), &[], Some(99_999)).ok);
+        assert!(cadence(&config, Some(3), &[], Some(60)).ok);
+        assert!(cadence(&config, None, &[], Some(99_999)).ok);
+        assert!(!cadence(&config, Some(3), &[], Some(3600)).ok);
+        // Only a file gate never commits: the fix names the key, not `gate snapshot`.
+        let big = cadence(&config, Some(0), &["big.bin".into()], Some(3600));
+        assert!(!big.ok);
+        assert!(
+            big.violations[0].fix.contains("commit.max_file_size"),
+            "{:?}",
+            big.violations
+        );
     }
 
     #[test]

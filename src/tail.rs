@@ -62,8 +62,8 @@ impl Follower {
         if self.open.is_none()
             && let Some((id, _)) = current
         {
-            match File::open(&self.path) {
-                Ok(file) => {
+            match crate::statefile::open(&self.path, false) {
+                Ok(Some(file)) => {
                     self.open = Some(Open {
                         file,
                         id,
@@ -71,8 +71,8 @@ impl Follower {
                     })
                 }
                 // Gone between the stat and the open: try again next poll.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(lines),
-                Err(e) => return Err(e),
+                Ok(None) => return Ok(lines),
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
             }
         }
         self.read_new(&mut lines)?;

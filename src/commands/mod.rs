@@ -2,6 +2,7 @@
 
 mod agents;
 mod artifact;
+mod audit;
 mod check;
 mod completions;
 mod config;
@@ -15,10 +16,12 @@ mod init;
 mod learn;
 mod log;
 mod man;
+mod restore;
 mod schedule;
 mod send;
 mod service;
 mod snapshot;
+mod snapshots;
 mod specify;
 mod status;
 mod verify;
@@ -40,6 +43,7 @@ pub enum Command {
     Tasks(artifact::Args),
     Check(check::Args),
     Finish(finish::Args),
+    Audit(audit::Args),
     Config(config::Args),
     Hooks(hooks::Args),
     Hook(hook::Args),
@@ -54,6 +58,8 @@ pub enum Command {
     Schedule(schedule::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
+    Snapshots(snapshots::Args),
+    Restore(restore::Args),
     Status(status::Args),
     Demo(demo::Args),
     Doctor(doctor::Args),
@@ -68,6 +74,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Tasks(args) => artifact::run(gate::spec::ArtifactKind::Tasks, &args, ui),
         Command::Check(args) => check::run(&args, ui),
         Command::Finish(args) => finish::run(&args, ui),
+        Command::Audit(args) => audit::run(&args, ui),
         Command::Config(args) => config::run(&args, ui),
         Command::Hooks(args) => hooks::run(&args, ui),
         Command::Hook(args) => hook::run(&args, ui),
@@ -82,6 +89,8 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Schedule(args) => schedule::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),
+        Command::Snapshots(args) => snapshots::run(&args, ui),
+        Command::Restore(args) => restore::run(&args, ui),
         Command::Status(args) => status::run(&args, ui),
         Command::Demo(args) => demo::run(&args, ui),
         Command::Doctor(args) => doctor::run(&args, ui),

@@ -29,16 +29,21 @@ pub struct Args {
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let project = Project::open()?;
+    let paths = if args.only.is_empty() {
+        None
+    } else {
+        let cwd = std::env::current_dir()?;
+        Some(
+            args.only
+                .iter()
+                .map(|p| repo_relative(project.repo.root(), &cwd, p))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
     let opts = Options {
         message: args.message.clone(),
         shadow: args.shadow,
-        paths: (!args.only.is_empty()).then(|| {
-            use std::os::unix::ffi::OsStrExt;
-            args.only
-                .iter()
-                .map(|p| p.as_os_str().as_bytes().to_vec())
-                .collect()
-        }),
+        paths,
     };
     let report = snapshot::take(&project.repo, &project.config, &opts)?;
     record(&EventLog::in_dir(&project.repo.state_dir()), &report, ui);
@@ -53,11 +58,50 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `path` as git reads a path argument: relative to the current directory, then to the
+/// repository root (`gate snapshot --only lib.rs` in `src/` means `src/lib.rs`).
+pub fn repo_relative(
+    root: &std::path::Path,
+    cwd: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<Vec<u8>, crate::exit::Usage> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Component;
+    // The root is canonical; so must the current directory be (a symlinked checkout).
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_owned());
+    let mut full = std::path::PathBuf::new();
+    for c in cwd.join(path).components() {
+        match c {
+            Component::ParentDir => {
+                full.pop();
+            }
+            Component::CurDir => {}
+            other => full.push(other),
+        }
+    }
+    match full.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => Ok(rel.as_os_str().as_bytes().to_vec()),
+        _ => Err(crate::exit::Usage(format!(
+            "{} is not a path inside the repository {}",
+            path.display(),
+            root.display()
+        ))),
+    }
+}
+
 fn print(ui: &Ui, report: &Report) -> std::io::Result<()> {
     for s in &report.skipped {
         ui.line(format!("{} skipped {}: {}", ui.dim("-"), s.path, s.reason))?;
     }
-    match &report.outcome {
+    print_outcome(ui, &report.outcome)?;
+    match &report.aside {
+        Some(aside) => print_outcome(ui, aside),
+        None => Ok(()),
+    }
+}
+
+fn print_outcome(ui: &Ui, outcome: &Outcome) -> std::io::Result<()> {
+    match outcome {
         Outcome::Committed {
             commit,
             branch,
@@ -79,7 +123,7 @@ fn print(ui: &Ui, report: &Report) -> std::io::Result<()> {
                 &commit[..10]
             ))?;
             ui.line(format!("  not committed on the branch: {reason}"))?;
-            ui.line(format!("  see it: git diff HEAD {refname}   restore a file: git checkout {refname} -- <path>"))
+            ui.line("  see it: gate snapshots   bring it back: gate restore [PATH...]")
         }
         Outcome::Unchanged { reason } => {
             ui.line(format!("{} nothing to do: {reason}", ui.ok_mark()))

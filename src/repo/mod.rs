@@ -9,7 +9,9 @@ pub mod commit;
 pub mod finish;
 pub mod fork;
 pub mod history;
+pub mod index;
 pub mod status;
+pub mod worktree;
 
 use git2::{Oid, Repository, RepositoryState, Status, StatusOptions};
 
@@ -19,6 +21,13 @@ pub enum RepoError {
     NotARepo { path: PathBuf },
     #[error("{} is a bare repository; gate needs a working tree", path.display())]
     Bare { path: PathBuf },
+    /// git reads the repository but libgit2 cannot (an extension it does not know).
+    #[error("{} is a git repository gate cannot open: {reason}; {fix}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
     #[error("git: {what}")]
     Git {
         what: String,
@@ -30,6 +39,35 @@ pub enum RepoError {
 fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> RepoError {
     let what = what.into();
     move |source| RepoError::Git { what, source }
+}
+
+/// Why libgit2 could not open the repository at `path`: not a repository at all, or one git
+/// reads and libgit2 does not (reftable ref storage, an unknown `extensions.*`). The second
+/// must never look like the first ("run git init" in a working repository misleads).
+fn unopenable(path: &Path, error: &git2::Error) -> RepoError {
+    let not_a_repo = || RepoError::NotARepo {
+        path: path.to_owned(),
+    };
+    let Ok(out) = cli::git(path, ["rev-parse", "--show-ref-format"], None) else {
+        return not_a_repo();
+    };
+    if !out.status.success() {
+        return not_a_repo();
+    }
+    let format = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !format.is_empty() && format != "files" {
+        return RepoError::Unsupported {
+            path: path.to_owned(),
+            reason: format!("its refs are stored as {format}, which gate's git library cannot read"),
+            fix: "convert them with `git refs migrate --ref-format=files` (git 2.46+)".into(),
+        };
+    }
+    RepoError::Unsupported {
+        path: path.to_owned(),
+        reason: error.message().to_owned(),
+        fix: "check `git config --list --show-origin | grep extensions` for a setting gate does not support"
+            .into(),
+    }
 }
 
 /// Where HEAD points.
@@ -118,17 +156,14 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `path`, as git does.
     pub fn discover(path: &Path) -> Result<Repo, RepoError> {
-        let git = Repository::discover(path).map_err(|_| RepoError::NotARepo {
-            path: path.to_owned(),
-        })?;
+        let git = Repository::discover(path).map_err(|e| unopenable(path, &e))?;
         Repo::with_worktree(git)
     }
 
     /// The repository git is running a hook for: honours `GIT_DIR` and `GIT_WORK_TREE`.
     pub fn from_env() -> Result<Repo, RepoError> {
-        let git = Repository::open_from_env().map_err(|_| RepoError::NotARepo {
-            path: std::env::current_dir().unwrap_or_default(),
-        })?;
+        let git = Repository::open_from_env()
+            .map_err(|e| unopenable(&std::env::current_dir().unwrap_or_default(), &e))?;
         Repo::with_worktree(git)
     }
 
@@ -158,6 +193,11 @@ impl Repo {
     /// gate's private state for this project: never committed, shared by worktrees.
     pub fn state_dir(&self) -> PathBuf {
         self.common_dir().join("gate")
+    }
+
+    /// This worktree's index (`<git dir>/index`; a linked worktree has its own).
+    pub fn index_path(&self) -> PathBuf {
+        self.git.path().join("index")
     }
 
     pub fn git(&self) -> &Repository {

@@ -3,6 +3,7 @@
 //! and written whole through a temp file. A corrupt file is moved aside, never emptied.
 
 use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -68,10 +69,10 @@ impl Store {
     /// The schedule as it is now, without a lock and without side effects (for `gate status`
     /// and the watcher's wake-ups). Missing means empty; corrupt is [`ScheduleError::Corrupt`].
     pub fn read(&self) -> Result<Schedule, ScheduleError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Schedule::empty()),
-            Err(source) => return Err(self.io("read", source)),
+        let bytes = match crate::statefile::read(&self.path) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(Schedule::empty()),
+            Err(e) => return Err(self.io("read", std::io::Error::other(e.to_string()))),
         };
         let schedule = parse(&self.path, &bytes)?;
         if schedule.version > VERSION {
@@ -96,8 +97,13 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(&self.lock)
             .map_err(|e| io("open", &self.lock, e))?;
+        if !lock.metadata().is_ok_and(|m| m.is_file()) {
+            let why = std::io::Error::other("not a regular file: move it away");
+            return Err(io("open", &self.lock, why));
+        }
         lock.lock().map_err(|e| io("lock", &self.lock, e))?;
         let (mut schedule, quarantined) = match self.read() {
             Ok(s) => (s, None),

@@ -3,6 +3,7 @@
 //! replaced atomically after every decision.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("a watcher is already running for this repository{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    #[error("a watcher is already running for this repository{}; it covers every worktree (see gate watch --status)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Running { pid: Option<u32> },
     #[error("cannot use {}", path.display())]
     Io {
@@ -40,6 +41,31 @@ pub struct Status {
     pub last_decision: Option<String>,
     #[serde(default)]
     pub last_decision_at: Option<String>,
+    /// Every worktree the watcher covers, main first.
+    #[serde(default)]
+    pub worktrees: Vec<WorktreeStatus>,
+}
+
+/// One worktree in [`Status`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeStatus {
+    pub root: PathBuf,
+    /// `None` when detached.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `starting`, `events`, `polling` or `failed`.
+    pub mode: String,
+    pub watches: usize,
+    /// Changed paths waiting for the next auto-commit.
+    #[serde(default)]
+    pub pending: usize,
+    #[serde(default)]
+    pub last_decision: Option<String>,
+    #[serde(default)]
+    pub last_decision_at: Option<String>,
+    /// The `.gate.toml` problem that made the watcher keep the last good config.
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 pub struct Paths {
@@ -72,8 +98,13 @@ impl Lock {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(&paths.lock)
             .map_err(io(&paths.lock))?;
+        if !file.metadata().map_err(io(&paths.lock))?.is_file() {
+            let why = std::io::Error::other("not a regular file: move it away (`mv` it) and start again");
+            return Err(io(&paths.lock)(why));
+        }
         // `is_running` probes by taking the lock for an instant; a watcher starting in that
         // instant must not mistake the probe for a running watcher, so it tries a few times.
         for _ in 0..20 {
@@ -94,7 +125,7 @@ impl Lock {
 /// Whether some process holds the lock right now. Probing takes the lock for an instant when
 /// it is free (flock has no query); [`Lock::acquire`] allows for that.
 pub fn is_running(paths: &Paths) -> bool {
-    let Ok(file) = OpenOptions::new().write(true).open(&paths.lock) else {
+    let Ok(Some(file)) = crate::statefile::open(&paths.lock, true) else {
         return false;
     };
     match file.try_lock() {
@@ -108,7 +139,7 @@ pub fn is_running(paths: &Paths) -> bool {
 }
 
 pub fn read_status(paths: &Paths) -> Option<Status> {
-    serde_json::from_slice(&std::fs::read(&paths.status).ok()?).ok()
+    serde_json::from_slice(&crate::statefile::read(&paths.status).ok()??).ok()
 }
 
 pub fn write_status(paths: &Paths, status: &Status) -> Result<(), DaemonError> {

@@ -178,6 +178,29 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
     }
 
+    /// Runs git in `dir` (a linked worktree, a subdirectory) and returns whatever happened.
+    pub fn git_output_at(&self, dir: &Path, args: &[&str]) -> Output {
+        self.git_output_in(dir, args)
+    }
+
+    /// Runs git in `dir` with `input` on stdin; returns whatever happened.
+    pub fn git_stdin_at(&self, dir: &Path, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .std_command("git", dir)
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "core.hooksPath")
+            .env("GIT_CONFIG_VALUE_0", "/dev/null")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run git (is it installed?)");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().expect("wait for git")
+    }
+
     fn git_output_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.std_command("git", dir)
             // Whatever hooks a repository gets, the tests' own git commands never run them.

@@ -6,6 +6,7 @@
 //! Regression tests for bugs are named after the behaviour they pin.
 
 mod artifact;
+mod audit;
 mod check;
 mod completions;
 mod config;
@@ -17,6 +18,7 @@ mod init;
 mod json;
 mod learn;
 mod log;
+mod preserve;
 mod service;
 mod snapshot;
 mod specify;

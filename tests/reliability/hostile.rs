@@ -506,13 +506,8 @@ fn a_corrupted_event_log_is_reported_kept_and_appended_to_never_emptied() {
 
 #[test]
 fn a_corrupted_schedule_is_moved_aside_and_reported_never_emptied() {
-    if !Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/schedule.rs")
-        .exists()
-    {
-        eprintln!("no src/schedule.rs: nothing to test");
-        return;
-    }
+    // (This test used to return early unless src/schedule.rs existed, which it never did:
+    // its body never ran.)
     let env = TestEnv::new();
     let state = env.root.join(".git/gate");
     std::fs::create_dir_all(&state).unwrap();

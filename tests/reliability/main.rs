@@ -23,6 +23,7 @@ mod concurrency;
 mod crash;
 mod doctor;
 mod hostile;
+mod model;
 mod states;
 mod support;
 mod trust;

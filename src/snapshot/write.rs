@@ -1,0 +1,366 @@
+//! The two ways work is written: a real commit on the branch, or a shadow snapshot on the
+//! branch's snapshot ref. Both stage into a private copy of the index; only a real commit
+//! that landed replaces the user's index, by compare-and-swap ([`Scratch::install`]).
+
+use std::collections::HashSet;
+
+use git2::Oid;
+
+use super::refs::{self, Trailers};
+use super::{Options, Outcome, Skipped, TRAILER, commit_message};
+use crate::repo::Repo;
+use crate::repo::cli;
+use crate::repo::commit::CommitError;
+use crate::repo::index::{Install, Refused, Scratch};
+
+/// What the snapshot is taken of: the worktree's HEAD and its snapshot ref.
+pub struct Target<'a> {
+    pub repo: &'a Repo,
+    /// HEAD's commit (`None`: an unborn branch).
+    pub head: Option<Oid>,
+    pub refname: String,
+    pub opts: &'a Options,
+}
+
+/// A written outcome, and the paths that could not be included.
+pub struct Written {
+    pub outcome: Outcome,
+    pub skipped: Vec<Skipped>,
+    /// After a real commit, the snapshot that preserved the paths git refused to stage.
+    pub aside: Option<Outcome>,
+}
+
+fn written(outcome: Outcome) -> Written {
+    Written {
+        outcome,
+        skipped: Vec::new(),
+        aside: None,
+    }
+}
+
+fn retry(reason: impl Into<String>) -> Result<Written, CommitError> {
+    Ok(written(Outcome::Retry {
+        reason: reason.into(),
+    }))
+}
+
+/// A real commit of `paths` on `branch`, whose tip must still be `target.head`.
+pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Written, CommitError> {
+    let repo = target.repo;
+    let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "commit")?;
+    let refused = match scratch.stage(paths) {
+        Err(CommitError::Locked(_)) => return retry("the index is locked by another git process"),
+        other => other?,
+    };
+    let Some(tree) = scratch.write_tree()? else {
+        drop(scratch);
+        return shadow(target, paths, "the index has unresolved conflicts", true);
+    };
+    let parent_tree = target.head.map(|h| repo.tree_of(h)).transpose()?;
+    let mut out = if parent_tree == Some(tree) {
+        written(Outcome::Unchanged {
+            reason: "nothing to commit: the working tree matches the last commit".into(),
+        })
+    } else {
+        let changes = repo.tree_changes(parent_tree, tree)?;
+        let message = commit_message(target.opts.message.as_deref(), &changes);
+        let parents: Vec<Oid> = target.head.into_iter().collect();
+        let id = repo.write_commit(tree, &parents, &message)?;
+        let reflog = format!("commit: {}", message.lines().next().unwrap_or_default());
+        if !repo.move_ref(&format!("refs/heads/{branch}"), id, target.head, &reflog)? {
+            return retry(format!(
+                "{branch} moved while committing (someone committed)"
+            ));
+        }
+        let staged: Vec<Vec<u8>> = without(paths, &refused);
+        match scratch.install()? {
+            Install::Replaced => {}
+            Install::Changed | Install::Locked => {
+                bring_index_in_step(repo, target.head, &staged)?;
+            }
+        }
+        written(Outcome::Committed {
+            commit: id.to_string(),
+            branch: branch.into(),
+            summary: changes.summary(),
+        })
+    };
+    drop(scratch);
+    if !refused.is_empty() {
+        // The branch moved: the snapshot of the refused paths is taken on the new tip.
+        let head = repo.git().head().ok().and_then(|h| h.target());
+        let aside = Target {
+            head,
+            refname: target.refname.clone(),
+            ..*target
+        };
+        let bad: Vec<Vec<u8>> = refused.iter().map(|r| r.path.clone()).collect();
+        let reason = format!(
+            "git refuses to stage {} ({})",
+            display(&refused[0].path),
+            refused[0].reason
+        );
+        let preserved = shadow(&aside, &bad, &reason, false)?;
+        out.skipped = refused
+            .iter()
+            .map(|r| Skipped {
+                path: display(&r.path),
+                reason: format!(
+                    "git refuses to stage it: {}; its bytes are preserved on {} (fix the file or the setting git names, then the next auto-commit takes it)",
+                    r.reason, target.refname
+                ),
+            })
+            .collect();
+        out.skipped.extend(preserved.skipped);
+        out.aside = Some(preserved.outcome);
+    }
+    Ok(out)
+}
+
+/// The branch moved to a commit made from a copy of the index, but the real index changed
+/// meanwhile (the user staged something) or stayed locked. The user's index is kept; only
+/// the committed paths whose entry the user did not touch (still as in the old tip) are set
+/// to the new commit's, so that the next `git commit` does not quietly undo the auto-commit.
+fn bring_index_in_step(
+    repo: &Repo,
+    old_head: Option<Oid>,
+    paths: &[Vec<u8>],
+) -> Result<(), CommitError> {
+    let Some(old) = old_head else {
+        return Ok(());
+    };
+    let list = crate::repo::status::nul_joined(paths);
+    let old = old.to_string();
+    let changed = cli::git(
+        repo.root(),
+        [
+            "--literal-pathspecs",
+            "diff-index",
+            "--cached",
+            "--name-only",
+            "-z",
+            &old,
+            "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+        ],
+        Some(&list),
+    )?;
+    let touched: HashSet<&[u8]> = changed
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let untouched: Vec<Vec<u8>> = paths
+        .iter()
+        .filter(|p| !touched.contains(p.as_slice()))
+        .cloned()
+        .collect();
+    if untouched.is_empty() {
+        return Ok(());
+    }
+    cli::git_ok(
+        repo.root(),
+        [
+            "--literal-pathspecs",
+            "reset",
+            "-q",
+            "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+        ],
+        Some(&crate::repo::status::nul_joined(&untouched)),
+    )?;
+    Ok(())
+}
+
+/// Preserves `paths` on the snapshot ref, cumulatively: the new snapshot holds everything
+/// the previous one of the same base held, plus the working tree's version of `paths`; with
+/// `keep_staged`, a staged version unlike the working tree's is kept as a parent commit.
+pub fn shadow(
+    target: &Target,
+    paths: &[Vec<u8>],
+    reason: &str,
+    keep_staged: bool,
+) -> Result<Written, CommitError> {
+    let repo = target.repo;
+    let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "shadow")?;
+    let previous = refs::latest(repo, &target.refname);
+    let base_tree = target.head.map(|h| repo.tree_of(h)).transpose()?;
+    let staged = if keep_staged {
+        staged_commit(repo, &scratch, target.head, base_tree, previous.as_ref())?
+    } else {
+        previous.as_ref().and_then(|p| p.trailers.staged)
+    };
+    if let Some(prev) = previous.as_ref().filter(|p| p.trailers.base == target.head) {
+        overlay(repo, &scratch, base_tree, prev.tree)?;
+    }
+    let refused = match scratch.stage(paths) {
+        Err(CommitError::Locked(_)) => return retry("the snapshot index is locked"),
+        other => other?,
+    };
+    let mut unreadable = stage_raw(&scratch, &refused)?;
+    // Conflicts left in the copy (paths the batch did not name): keep the working tree's
+    // version, conflict markers and all; the stages themselves are on their own commits.
+    let left = scratch.unmerged()?;
+    if !left.is_empty() {
+        let refused = scratch.stage(&left)?;
+        unreadable.extend(stage_raw(&scratch, &refused)?);
+    }
+    let Some(tree) = scratch.write_tree()? else {
+        return Err(CommitError::Io {
+            path: scratch.path().to_owned(),
+            source: std::io::Error::other("unresolved conflicts remain in the snapshot index"),
+        });
+    };
+    drop(scratch);
+    let skipped = unreadable
+        .iter()
+        .map(|r| Skipped {
+            path: display(&r.path),
+            reason: format!("cannot be read: {}", r.reason),
+        })
+        .collect();
+    let same_as_previous = previous.as_ref().is_some_and(|p| {
+        p.tree == tree && p.trailers.staged == staged && p.trailers.base == target.head
+    });
+    let nothing_new = previous.is_none() && base_tree == Some(tree) && staged.is_none();
+    if same_as_previous || nothing_new {
+        return Ok(Written {
+            outcome: Outcome::Unchanged {
+                reason: format!("already preserved in {}", target.refname),
+            },
+            skipped,
+            aside: None,
+        });
+    }
+    let changes = repo.tree_changes(base_tree, tree)?;
+    let subject = target
+        .opts
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("Snapshot: {}", changes.summary()));
+    let trailers = Trailers {
+        reason: reason.to_owned(),
+        base: target.head,
+        staged,
+    };
+    let message = format!("{subject}\n\n{}{TRAILER}\n", trailers.render());
+    let mut parents: Vec<Oid> = target.head.into_iter().collect();
+    for extra in [previous.as_ref().map(|p| p.id), staged]
+        .into_iter()
+        .flatten()
+    {
+        if !parents.contains(&extra) {
+            parents.push(extra);
+        }
+    }
+    let id = repo.write_commit(tree, &parents, &message)?;
+    let expected = previous.as_ref().map(|p| p.id);
+    if !repo.move_ref(&target.refname, id, expected, "gate snapshot")? {
+        return Ok(Written {
+            outcome: Outcome::Retry {
+                reason: format!("{} moved meanwhile", target.refname),
+            },
+            skipped,
+            aside: None,
+        });
+    }
+    Ok(Written {
+        outcome: Outcome::Shadowed {
+            commit: id.to_string(),
+            refname: target.refname.clone(),
+            reason: reason.into(),
+            summary: changes.summary(),
+        },
+        skipped,
+        aside: None,
+    })
+}
+
+/// A commit of the index as the user staged it (before gate stages anything into the copy),
+/// reused from the previous snapshot when the staging did not change.
+fn staged_commit(
+    repo: &Repo,
+    scratch: &Scratch,
+    head: Option<Oid>,
+    base_tree: Option<Oid>,
+    previous: Option<&refs::Snapshot>,
+) -> Result<Option<Oid>, CommitError> {
+    let Some(tree) = scratch.write_tree()? else {
+        // Conflict stages are on the commits being merged (or the stash): nothing to keep.
+        return Ok(None);
+    };
+    if base_tree == Some(tree) {
+        return Ok(None);
+    }
+    if let Some(prev) = previous.and_then(|p| p.trailers.staged)
+        && repo.tree_of(prev).ok() == Some(tree)
+    {
+        return Ok(Some(prev));
+    }
+    let parents: Vec<Oid> = head.into_iter().collect();
+    let message = format!("Staged: the index as the user staged it\n\n{TRAILER}\n");
+    repo.write_commit(tree, &parents, &message).map(Some)
+}
+
+/// Puts what the previous snapshot held beyond its base into the copy.
+fn overlay(
+    repo: &Repo,
+    scratch: &Scratch,
+    base_tree: Option<Oid>,
+    prev_tree: Oid,
+) -> Result<(), CommitError> {
+    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    let base = base_tree.map_or_else(|| EMPTY_TREE.to_owned(), |t| t.to_string());
+    let out = cli::git_ok(
+        repo.root(),
+        [
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            &base,
+            &prev_tree.to_string(),
+        ],
+        None,
+    )?;
+    // Records: ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+    let mut info = Vec::new();
+    let mut fields = out.stdout.split(|&b| b == 0);
+    while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+        let meta = String::from_utf8_lossy(meta);
+        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        let [_, mode, _, id, _] = parts[..] else {
+            continue;
+        };
+        let mode = if mode.trim_start_matches('0').is_empty() {
+            "0"
+        } else {
+            mode
+        };
+        info.extend_from_slice(format!("{mode} {id}\t").as_bytes());
+        info.extend_from_slice(path);
+        info.push(0);
+    }
+    scratch.set_entries(&info)
+}
+
+fn stage_raw(scratch: &Scratch, refused: &[Refused]) -> Result<Vec<Refused>, CommitError> {
+    if refused.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<Vec<u8>> = refused.iter().map(|r| r.path.clone()).collect();
+    scratch.stage_raw(&paths)
+}
+
+fn without(paths: &[Vec<u8>], refused: &[Refused]) -> Vec<Vec<u8>> {
+    let bad: HashSet<&[u8]> = refused.iter().map(|r| r.path.as_slice()).collect();
+    paths
+        .iter()
+        .filter(|p| !bad.contains(p.as_slice()))
+        .cloned()
+        .collect()
+}
+
+fn display(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
