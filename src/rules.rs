@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::repo::{Head, Operation};
 use crate::spec::feature::Feature;
-use crate::spec::markdown::{Analysis, Finding};
+use crate::spec::markdown::{Analysis, Finding, FindingKind};
 use crate::spec::{ArtifactKind, Phase};
 
 /// A rule's stable name, as it appears in messages, JSON and the event log.
@@ -52,6 +52,8 @@ pub struct Located {
     pub path: String,
     pub line: usize,
     pub message: String,
+    /// What kind of problem it is (orders and groups findings in reports).
+    pub kind: FindingKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -185,11 +187,9 @@ impl<'c> Rules<'c> {
             return Vec::new();
         }
         let mut out = Vec::new();
-        // Merging is how finished features land on a protected branch; conflicts resolved by
-        // hand end in such a commit. Everything else there is refused.
-        if facts.operation != Operation::Merge {
-            out.extend(self.branch_violation(facts, staged));
-        }
+        // A merge in progress exempts nothing here: whether concluding it lands a finished
+        // feature is a question about content (`judge::merge_landing`), which the hook asks.
+        out.extend(self.branch_violation(facts, staged));
         let implementation: Vec<String> = staged
             .iter()
             .filter(|p| self.is_implementation(p))
@@ -303,9 +303,10 @@ fn located(a: &ArtifactFacts) -> Vec<Located> {
         .iter()
         .flat_map(|an| &an.findings)
         .map(|f: &Finding| Located {
-            path: a.path.clone(),
+            path: f.path.clone().unwrap_or_else(|| a.path.clone()),
             line: f.line,
             message: f.message.clone(),
+            kind: f.kind,
         })
         .collect()
 }
@@ -435,11 +436,13 @@ mod tests {
 
     fn incomplete() -> Option<Analysis> {
         Some(Analysis {
-            findings: vec![Finding {
-                line: 7,
-                message: "unresolved placeholder {{x}}".into(),
-            }],
+            findings: vec![Finding::new(
+                7,
+                FindingKind::Placeholder,
+                "unresolved placeholder {{x}}",
+            )],
             tasks: TaskCount::default(),
+            deferred: Vec::new(),
         })
     }
 
@@ -620,14 +623,18 @@ mod tests {
     }
 
     #[test]
-    fn commits_on_protected_branches_are_refused_except_merges() {
+    fn commits_on_protected_branches_are_refused_even_during_a_merge() {
         let mut f = facts(Head::Branch("main".into()), None, commit(&["README.md"]));
         assert_eq!(
             codes(&eval(&f)),
             vec![(Code::FeatureBranch, Subject::Branch)]
         );
         f.operation = Operation::Merge;
-        assert_eq!(eval(&f), vec![]);
+        assert_eq!(
+            codes(&eval(&f)),
+            vec![(Code::FeatureBranch, Subject::Branch)],
+            "a merge in progress must not exempt main"
+        );
         let root = facts(
             Head::Unborn("main".into()),
             None,

@@ -71,7 +71,14 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         branch_matters: args.feature.is_none(),
     };
     let (facts, origin) = facts::gather(&project.repo, &project.config, &hint, question)?;
-    let violations = Rules::new(&project.config).evaluate(&facts);
+    let mut violations = Rules::new(&project.config).evaluate(&facts);
+    // A stale spec-kit pointer is a finding, never an override (issue 11, facts.rs).
+    violations.extend(facts::pointer_finding(
+        project.repo.root(),
+        &project.config,
+        &hint,
+        facts.head.branch(),
+    ));
     if args.json {
         ui.json(&report(&facts, origin.as_ref(), &violations))?;
     } else {

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use gate::events::{Event, EventLog};
 use gate::facts::{self, FeatureHint};
+use gate::finished::{Landing, Records, Vouched};
 use gate::hooks::run::FINISH_TRAILER;
-use gate::repo::finish::{self, Finish, Finished, Merge, Request};
+use gate::repo::finish::{self, Finish, Finished, Merge, Request, Tagged};
 use gate::repo::{Changes, Head};
 use gate::rules::{Question, Rules, Violation};
 use gate::spec::feature;
@@ -20,14 +21,17 @@ use crate::ui::Ui;
 
 /// Finish the current feature: tag its tip (annotated, `[tags] format`, default
 /// stable-<feature>-<YYYYMMDD>; a second finish the same day gets -2, -3, ...), merge it into
-/// main (fast-forward when possible, else a merge commit) and switch to main.
+/// the trunk (the first branch of `[branches] protected` that exists: fast-forward when
+/// possible, else a merge commit) and switch to it.
 ///
 /// Refused, changing nothing (exit 1), unless `gate check` passes, the working tree is clean
-/// (untracked files count, ignored ones do not) and no merge or rebase is in progress. A merge
+/// (untracked files count, ignored ones do not), no merge or rebase is in progress, a trunk
+/// exists (gate never creates one) and the tip was not finished and landed already. A merge
 /// conflict also changes nothing: no tag, main, HEAD, index and files as they were.
 ///
 /// gate's pre-commit hook never sees the merge commit (gate writes it through libgit2, which
-/// runs no hooks); it carries a `Gate-Finish:` trailer so that pre-push lets main through.
+/// runs no hooks). gate records each finish in its own state (finished.jsonl); that record,
+/// with the tag it names, is what lets the audit and pre-push accept the landing.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only tag the feature; stay on the branch and leave main alone
@@ -98,7 +102,41 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         return Err(Refused(format!("nothing is committed on {branch} yet")).into());
     };
 
-    let main = config.main_branch();
+    let trunk = config
+        .branches
+        .protected
+        .iter()
+        .find(|b| repo.branch_exists(b))
+        .cloned();
+    let main = match (&trunk, args.no_merge) {
+        (Some(t), _) => t.as_str(),
+        (None, true) => config.main_branch(),
+        (None, false) => {
+            return Err(Refused(format!(
+                "no trunk to land on: none of the protected branches ({}) exists, and gate finish                  never creates one. Create it where it should start (git branch {} <commit>), or                  only tag with gate finish --no-merge (nothing was changed)",
+                config.branches.protected.join(", "),
+                config.main_branch()
+            ))
+            .into());
+        }
+    };
+    let vouched = Vouched::load(repo);
+    let earlier = vouched.landing_of(&tip.to_string()).cloned();
+    if let Some(landing) = &earlier
+        && let Some(trunk_tip) = repo.branch_oid(main)?
+        && (trunk_tip == tip
+            || repo
+                .git()
+                .graph_descendant_of(trunk_tip, tip)
+                .unwrap_or(false))
+    {
+        return Err(Refused(format!(
+            "{branch} at {} was already finished: tagged {} and landed on {main}; nothing to do              (commit more work on {branch} to finish it again; nothing was changed)",
+            short_id(&landing.tip),
+            landing.tag
+        ))
+        .into());
+    }
     if !args.no_merge
         && let Some(dir) = repo.checked_out_elsewhere(main)
     {
@@ -133,8 +171,26 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         tag_base: &tag_base,
         tag_message: &format!("{feature} finished on {branch} (gate finish)\n"),
         merge_message: &format!("Merge {branch} (gate finish)\n\n{FINISH_TRAILER} {feature}\n"),
+        existing_tag: earlier
+            .as_ref()
+            .and_then(|l| Some((l.tag.clone(), git2::Oid::from_str(&l.tag_id).ok()?))),
     };
-    let done = match repo.finish(&request, &identity)? {
+    let records = Records::in_dir(&repo.state_dir());
+    let save = |t: &Tagged| {
+        records
+            .append(&Landing {
+                feature: feature.into(),
+                branch: branch.clone(),
+                tip: tip.to_string(),
+                tag: t.tag.into(),
+                tag_id: t.tag_id.to_string(),
+                trunk: t.landed.map(|_| main.to_owned()),
+                landed: t.landed.map(|o| o.to_string()),
+                time: Event::now("finish").time,
+            })
+            .map_err(|e| format!("{e:#}"))
+    };
+    let done = match repo.finish(&request, &identity, save)? {
         Finish::Done(done) => done,
         Finish::Conflict { paths } => {
             print_conflict(ui, branch, main, &paths)?;
@@ -309,10 +365,12 @@ fn print_outcome(
     ui.line(format!("{} HEAD is now on {main}", ui.ok_mark()))?;
     let push = ui.bold(format!("git push origin {main} --follow-tags"));
     let why = match done.merge {
-        Merge::MergeCommit(_) => format!("its tip carries the {FINISH_TRAILER} trailer"),
+        Merge::MergeCommit(_) => {
+            "gate recorded this merge as the landing of the feature".to_owned()
+        }
         // main did not move: whether its tip may be pushed was settled when it got there.
         Merge::UpToDate => return ui.line(format!("next: {push}")),
-        _ => format!("its tip is tagged {}", done.tag),
+        _ => format!("gate recorded its tip as finished, tagged {}", done.tag),
     };
     ui.line(format!(
         "next: {push} (the pre-push hook accepts {main}: {why})"

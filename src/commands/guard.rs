@@ -21,7 +21,9 @@ pub fn run(_args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let Some(command) = guard::command_of(&input) else {
         return Ok(ExitCode::SUCCESS);
     };
-    match guard::verdict(&command) {
+    // The agent's shell runs in the project: its git config's aliases are the ones git uses.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match guard::verdict_with(&command, &guard::Aliases::load(&cwd)) {
         Some(reason) => {
             ui.on_stderr().line(reason)?;
             Ok(ExitCode::from(BLOCK))

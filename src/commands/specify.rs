@@ -85,6 +85,16 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ))?;
     }
     ui.line(format!("{} wrote {path}", ui.ok_mark()))?;
+    // spec-kit's pointer, when the project has one, follows the new feature (issue 11).
+    match gate::facts::update_pointer(repo.root(), &plan.feature.dir) {
+        Ok(true) => ui.line(format!(
+            "{} pointed .specify/feature.json at {}",
+            ui.ok_mark(),
+            plan.feature.dir
+        ))?,
+        Ok(false) => {}
+        Err(e) => ui.warn(format!("could not update .specify/feature.json: {e}")),
+    }
     if repo.would_ignore(&path) {
         ui.warn(format!(
             "{path} is ignored by git: it will never be committed; fix .gitignore"

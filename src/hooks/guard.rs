@@ -1,63 +1,336 @@
 //! The agent-side guard: a PreToolUse hook for Claude Code (`.claude/settings.json`) and Codex
 //! (`.codex/hooks.json`) that refuses shell commands which would slip past gate's git hooks.
 //! `--no-verify` cannot be seen by a git hook; it can be seen here, before it runs.
+//!
+//! The command is read the way the shell and git read it, not by substring: it is cut into
+//! simple commands at `;`, `&&`, `||`, `|`, `&`, newlines and command substitutions (quotes
+//! respected), each split into words like sh does, wrappers (`env`, `sudo`, `command`, `sh -c`,
+//! `eval`, ...) looked through, git's global options (`-C`, `-c key=value`, `--config-env`)
+//! parsed, aliases (from git config and from `-c alias.x=...`) expanded, and then the options
+//! of the git subcommand read as git parses them: a unique prefix of `--no-verify`
+//! (`--no-veri`), `n` inside a cluster of short flags (`-anm msg`). Removing or disarming the
+//! hook files (`rm`, `mv`, `chmod`, `cp`, `ln`, `truncate`, a redirection into them) is refused
+//! too. What it cannot see is listed in the README (scripts, variables, other interpreters).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-/// Why `command` must not run, or `None` when it may.
+/// `alias.<name>` values from git config, keyed by name.
+#[derive(Debug, Clone, Default)]
+pub struct Aliases(pub HashMap<String, String>);
+
+impl Aliases {
+    /// The aliases git would use in `dir` (repository, global and system config).
+    pub fn load(dir: &Path) -> Aliases {
+        let config = git2::Repository::discover(dir)
+            .and_then(|r| r.config())
+            .or_else(|_| git2::Config::open_default());
+        let mut map = HashMap::new();
+        if let Ok(config) = config
+            && let Ok(mut entries) = config.entries(Some("alias\\..*"))
+        {
+            while let Some(Ok(entry)) = entries.next() {
+                if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
+                    let name = name.split_once('.').map_or(name, |(_, n)| n);
+                    map.insert(name.to_lowercase(), value.to_owned());
+                }
+            }
+        }
+        Aliases(map)
+    }
+}
+
+/// Why `command` must not run, or `None` when it may (no git aliases known).
 pub fn verdict(command: &str) -> Option<String> {
-    let words: Vec<&str> = command
-        .split(|c: char| c.is_whitespace() || ";&|()`".contains(c))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
-        .collect();
-    let reason = if words.contains(&"--no-verify") {
-        "`--no-verify` skips gate's git hooks"
-    } else if command.contains("GATE_SKIP") {
-        "GATE_SKIP bypasses gate's rules; it is for people, not agents"
-    } else if command.contains("core.hooksPath") || command.contains("core.hookspath") {
-        "changing core.hooksPath disconnects gate's git hooks"
-    } else if words
-        .windows(3)
-        .any(|w| w[0] == "hooks" && w[1] == "uninstall")
-        || words
-            .windows(2)
-            .any(|w| w[0] == "hooks" && w[1] == "uninstall")
-    {
-        "removing gate's hooks is for people, not agents"
-    } else if commits_with_short_no_verify(&words) {
-        "`git commit -n` is `--no-verify`: it skips gate's git hooks"
-    } else {
-        return None;
-    };
+    verdict_with(command, &Aliases::default())
+}
+
+/// [`verdict`], expanding git aliases from `aliases`.
+pub fn verdict_with(command: &str, aliases: &Aliases) -> Option<String> {
+    let reason = reason(command, aliases, 0)?;
     Some(format!(
         "gate refuses this command: {reason}. Fix what the hook reports instead: run `gate check` \
          and follow its fix (for example `gate specify \"<name>\"` for a new feature branch)."
     ))
 }
 
-/// `git commit -n`, `git commit -an -m x`: a short-flag cluster holding `n`, before any `--`.
-fn commits_with_short_no_verify(words: &[&str]) -> bool {
-    words.windows(2).enumerate().any(|(i, w)| {
-        w[0] == "git"
-            && w[1] == "commit"
-            && words[i + 2..]
-                .iter()
-                .take_while(|a| **a != "--" && **a != "git")
-                .scan(false, |after_m, a| {
-                    // The word after -m/-F is the message or file, not flags.
-                    let skip = *after_m;
-                    *after_m = a.starts_with('-')
-                        && !a.starts_with("--")
-                        && (a.ends_with('m') || a.ends_with('F'));
-                    Some((skip, *a))
-                })
-                .any(|(skip, a)| {
-                    !skip && a.starts_with('-') && !a.starts_with("--") && a[1..].contains('n')
-                })
+/// How deep `sh -c`, `eval` and aliases may nest before the command is refused as opaque.
+const MAX_DEPTH: usize = 8;
+
+fn reason(command: &str, aliases: &Aliases, depth: usize) -> Option<&'static str> {
+    if depth > MAX_DEPTH {
+        return Some("the command nests shells or aliases too deeply to be checked");
+    }
+    if command.contains("GATE_SKIP") {
+        return Some("GATE_SKIP bypasses gate's rules; it is for people, not agents");
+    }
+    if command.to_lowercase().contains("core.hookspath") {
+        return Some("changing core.hooksPath disconnects gate's git hooks");
+    }
+    segments(command)
+        .iter()
+        .find_map(|seg| simple_command(&words(seg), aliases, depth))
+}
+
+/// Cuts a command line into simple commands at unquoted `;`, `&`, `|`, newlines and parens,
+/// and at command substitutions (`$(`, backticks), which run even inside double quotes.
+fn segments(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut single, mut double) = (false, false);
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if !single => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '\'' if !double => {
+                single = !single;
+                cur.push(c);
+            }
+            '"' if !single => {
+                double = !double;
+                cur.push(c);
+            }
+            '$' if !single && chars.peek() == Some(&'(') => {
+                chars.next();
+                out.push(std::mem::take(&mut cur));
+            }
+            '`' if !single => out.push(std::mem::take(&mut cur)),
+            ';' | '&' | '|' | '\n' | '(' | ')' if !single && !double => {
+                out.push(std::mem::take(&mut cur));
+            }
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
+/// Splits like sh (quotes, backslashes); unbalanced quotes fall back to whitespace.
+fn words(segment: &str) -> Vec<String> {
+    shlex::split(segment).unwrap_or_else(|| {
+        segment
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
+            .collect()
     })
+}
+
+/// Words that run the rest of the line as a command.
+const WRAPPERS: [&str; 9] = [
+    "command", "exec", "builtin", "nohup", "time", "sudo", "doas", "nice", "xargs",
+];
+
+fn simple_command(words: &[String], aliases: &Aliases, depth: usize) -> Option<&'static str> {
+    let mut i = 0;
+    // Assignments before the command (`VAR=value git ...`) and wrappers.
+    while let Some(w) = words.get(i) {
+        let is_assignment = w.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        let base = program(w);
+        if is_assignment || WRAPPERS.contains(&base) {
+            i += 1;
+        } else if base == "env" || base == "timeout" {
+            i += 1;
+            // env's and timeout's own options and timeout's duration.
+            while words.get(i).is_some_and(|w| w.starts_with('-')) {
+                i += 1;
+            }
+            if base == "timeout" {
+                i += 1;
+            }
+        } else {
+            break;
+        }
+    }
+    let rest = &words[i.min(words.len())..];
+    let first = rest.first()?;
+    match program(first) {
+        "sh" | "bash" | "zsh" | "dash" | "ksh" => {
+            let script = rest.iter().skip_while(|w| *w != "-c").nth(1)?;
+            reason(script, aliases, depth + 1)
+        }
+        "eval" => reason(&rest[1..].join(" "), aliases, depth + 1),
+        "git" => git_command(&rest[1..], aliases, depth),
+        "gate"
+            if rest.get(1).is_some_and(|w| w == "hooks")
+                && rest.get(2).is_some_and(|w| w == "uninstall") =>
+        {
+            Some("removing gate's hooks is for people, not agents")
+        }
+        name => disarms_hooks(name, &rest[1..]),
+    }
+}
+
+/// The program's name without its directory (`/usr/bin/git` is git).
+fn program(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// `git [global options] <subcommand> [args]`, aliases expanded.
+fn git_command(args: &[String], aliases: &Aliases, depth: usize) -> Option<&'static str> {
+    let mut local = aliases.clone();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path"
+            | "--super-prefix" => i += 2,
+            "-c" => {
+                if let Some((key, value)) = args.get(i + 1).and_then(|kv| kv.split_once('=')) {
+                    define_alias(&mut local, key, value);
+                }
+                i += 2;
+            }
+            a if a.starts_with("--config-env") => i += if a.contains('=') { 1 } else { 2 },
+            a if a.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    let sub = args.get(i)?;
+    let rest = &args[i + 1..];
+    if let Some(value) = local.0.get(&sub.to_lowercase()).cloned() {
+        let mut expanded = local.clone();
+        expanded.0.remove(&sub.to_lowercase());
+        return match value.strip_prefix('!') {
+            Some(shell) => reason(&format!("{shell} {}", rest.join(" ")), &expanded, depth + 1),
+            None => {
+                let mut line = words(&value);
+                line.extend(rest.iter().cloned());
+                git_command(&line, &expanded, depth + 1)
+            }
+        };
+    }
+    match sub.as_str() {
+        "commit" | "push" | "merge" | "rebase" | "am" | "cherry-pick" | "revert" | "pull"
+            if skips_verify(sub, rest) =>
+        {
+            Some("`--no-verify` (or `-n`, or an abbreviation git accepts) skips gate's git hooks")
+        }
+        "config" => config_command(rest, aliases, depth),
+        _ => None,
+    }
+}
+
+/// Records `alias.<name>=<value>` from `git -c`.
+fn define_alias(aliases: &mut Aliases, key: &str, value: &str) {
+    if let Some(name) = key.to_lowercase().strip_prefix("alias.") {
+        aliases.0.insert(name.to_owned(), value.to_owned());
+    }
+}
+
+/// `git config alias.x 'commit --no-verify'`: an alias that bypasses is refused when it is
+/// defined, not only when it is used.
+fn config_command(args: &[String], aliases: &Aliases, depth: usize) -> Option<&'static str> {
+    let positional: Vec<&String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .filter(|a| *a != "set")
+        .collect();
+    let [key, value, ..] = positional[..] else {
+        return None;
+    };
+    let name = key.to_lowercase();
+    let name = name.strip_prefix("alias.")?;
+    let mut probe = aliases.clone();
+    probe.0.insert(name.to_owned(), value.clone());
+    git_command(&[name.to_owned()], &probe, depth + 1)
+        .map(|_| "defining a git alias that skips gate's hooks")
+}
+
+/// Whether the options of `git <sub>` include `--no-verify` as git parses them: the word itself
+/// or any unique prefix git accepts (`--no-veri`), or for commit `n` in a short-flag cluster.
+fn skips_verify(sub: &str, args: &[String]) -> bool {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            return false;
+        }
+        if a.starts_with("--") {
+            let name = a.split('=').next().unwrap_or(a);
+            if name.len() >= "--no-v".len() && "--no-verify".starts_with(name) {
+                return true;
+            }
+        } else if sub == "commit" && a.starts_with('-') && a.len() > 1 {
+            match short_cluster(&a[1..]) {
+                Cluster::NoVerify => return true,
+                Cluster::TakesNext => i += 1,
+                Cluster::Plain => {}
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+enum Cluster {
+    NoVerify,
+    /// Ends in an option whose argument is the next word (`-m msg`).
+    TakesNext,
+    Plain,
+}
+
+/// Reads a cluster of git commit's short options (`-anm`): `-m`, `-F`, `-C`, `-c`, `-t` take
+/// an argument (the rest of the cluster, else the next word); `-u` and `-S` take an optional
+/// attached one.
+fn short_cluster(flags: &str) -> Cluster {
+    for (at, c) in flags.char_indices() {
+        match c {
+            'n' => return Cluster::NoVerify,
+            'm' | 'F' | 'C' | 'c' | 't' => {
+                return if at + 1 == flags.len() {
+                    Cluster::TakesNext
+                } else {
+                    Cluster::Plain
+                };
+            }
+            'u' | 'S' => return Cluster::Plain,
+            _ => {}
+        }
+    }
+    Cluster::Plain
+}
+
+/// Commands that remove, replace or disarm a file, aimed at git's hook files.
+fn disarms_hooks(program: &str, args: &[String]) -> Option<&'static str> {
+    const WRITERS: [&str; 14] = [
+        "rm", "unlink", "mv", "chmod", "chown", "cp", "ln", "truncate", "shred", "install",
+        "rsync", "tee", "dd", "chattr",
+    ];
+    let edits_in_place = matches!(program, "sed" | "perl")
+        && args
+            .iter()
+            .any(|a| a.starts_with("-i") || a == "--in-place");
+    let deletes = program == "find" && args.iter().any(|a| a == "-delete" || a == "-exec");
+    let writes = WRITERS.contains(&program) || edits_in_place || deletes;
+    let redirected = args
+        .windows(2)
+        .any(|w| w[0].ends_with('>') && is_hook_path(&w[1]))
+        || args.iter().any(|a| {
+            a.split_once('>')
+                .is_some_and(|(_, target)| is_hook_path(target.trim_start_matches('>')))
+        });
+    let aimed = args.iter().any(|a| is_hook_path(a));
+    ((writes && aimed) || redirected)
+        .then_some("removing, replacing or disarming git's hook files disconnects gate's hooks")
+}
+
+/// A path into a git hooks directory (`.git/hooks`, a hook by name under any `hooks/`).
+fn is_hook_path(word: &str) -> bool {
+    let w = word.trim_end_matches('/');
+    w.contains(".git/hooks")
+        || w.ends_with("/hooks")
+        || crate::hooks::HOOKS
+            .iter()
+            .chain(&crate::hooks::RETIRED)
+            .any(|h| w.ends_with(&format!("hooks/{h}")) || w == *h)
 }
 
 /// The tool's hook input (JSON on stdin) to the shell command it is about to run.
@@ -182,6 +455,51 @@ mod tests {
     }
 
     #[test]
+    fn git_reads_options_the_way_git_does() {
+        for bad in [
+            "git commit --no-veri -m x",
+            "git commit --no-verif -m x",
+            "git push --no-veri origin main",
+            "git commit -nm x",
+            "git commit -qan -m x",
+            "git -C . commit --no-verify -m x",
+            "git -c core.HooksPath=/dev/null commit -m x",
+            "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hookspath git commit -m x",
+            "git -c alias.ci='commit --no-verify' ci -m x",
+            "git -c alias.ci='!git commit -n' ci -m x",
+            "git config alias.ci 'commit --no-verify'",
+            "env -i git commit --no-veri -m x",
+            "sh -c 'git commit --no-verify -m x'",
+            "bash -lc \"cd src && git commit -n -m x\"",
+            "echo $(git commit --no-verify -m x)",
+            "true && /usr/bin/git commit --no-verify",
+            "rm .git/hooks/pre-commit",
+            "rm -rf .git/hooks",
+            "chmod -x .git/hooks/pre-commit",
+            "chmod a-x ../repo/.git/hooks/pre-push",
+            "mv .git/hooks/pre-commit /tmp/x",
+            "cp /dev/null .git/hooks/pre-commit",
+            "echo 'exit 0' > .git/hooks/pre-commit",
+            "printf x >.git/hooks/pre-commit",
+            "find .git/hooks -delete",
+            "sed -i 1d .git/hooks/pre-commit",
+        ] {
+            assert!(verdict(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn aliases_from_git_config_are_expanded() {
+        let mut aliases = Aliases::default();
+        aliases.0.insert("ci".into(), "commit --no-verify".into());
+        aliases.0.insert("sneak".into(), "!git commit -n".into());
+        aliases.0.insert("st".into(), "status".into());
+        assert!(verdict_with("git ci -m x", &aliases).is_some());
+        assert!(verdict_with("git sneak -m x", &aliases).is_some());
+        assert!(verdict_with("git st", &aliases).is_none());
+    }
+
+    #[test]
     fn ordinary_commands_pass() {
         for ok in [
             "git commit -m 'no verify needed'",
@@ -190,6 +508,15 @@ mod tests {
             "cargo test -- --nocapture",
             "grep -n foo src/lib.rs",
             "git commit -am 'fix n+1 query'",
+            "git commit -m 'a note about --no-verify'",
+            "git commit --verbose -m x",
+            "git commit -m x -- notes-n.md",
+            "git commit -F msg-n.txt",
+            "cat .git/hooks/pre-commit",
+            "ls -l .git/hooks",
+            "git log --no-walk",
+            "rm -rf target",
+            "chmod +x scripts/build.sh",
         ] {
             assert_eq!(verdict(ok), None, "{ok}");
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{HOOKS, HooksDir, SHIM_VERSION, parse_shim, shim};
+use super::{HOOKS, HooksDir, RETIRED, SHIM_VERSION, parse_shim, shim};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -78,10 +78,30 @@ pub fn install(
         });
     }
     std::fs::create_dir_all(&dir.dir).map_err(io(&dir.dir))?;
-    HOOKS
+    let mut done: Vec<(String, Action)> = HOOKS
         .iter()
         .map(|hook| Ok((hook.to_string(), install_one(&dir.dir, hook, gate, force)?)))
-        .collect()
+        .collect::<Result<_, InstallError>>()?;
+    for hook in RETIRED {
+        match retire_one(&dir.dir, hook)? {
+            Action::NothingToDo | Action::LeftAlone => {}
+            action => done.push((hook.to_string(), action)),
+        }
+    }
+    Ok(done)
+}
+
+/// Removes gate's shim of a hook gate no longer installs; a foreign hook stays.
+fn retire_one(dir: &Path, hook: &str) -> Result<Action, InstallError> {
+    let path = dir.join(hook);
+    match std::fs::read(&path) {
+        Ok(bytes) if parse_shim(&String::from_utf8_lossy(&bytes)).is_some() => {
+            uninstall_one(dir, hook)
+        }
+        Ok(_) => Ok(Action::LeftAlone),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Action::NothingToDo),
+        Err(e) => Err(io(&path)(e)),
+    }
 }
 
 fn install_one(dir: &Path, hook: &str, gate: &Path, force: bool) -> Result<Action, InstallError> {
@@ -109,10 +129,17 @@ fn install_one(dir: &Path, hook: &str, gate: &Path, force: bool) -> Result<Actio
 }
 
 pub fn uninstall(dir: &HooksDir) -> Result<Vec<(String, Action)>, InstallError> {
-    HOOKS
+    let mut done: Vec<(String, Action)> = HOOKS
         .iter()
         .map(|hook| Ok((hook.to_string(), uninstall_one(&dir.dir, hook)?)))
-        .collect()
+        .collect::<Result<_, InstallError>>()?;
+    for hook in RETIRED {
+        match retire_one(&dir.dir, hook)? {
+            Action::NothingToDo | Action::LeftAlone => {}
+            action => done.push((hook.to_string(), action)),
+        }
+    }
+    Ok(done)
 }
 
 fn uninstall_one(dir: &Path, hook: &str) -> Result<Action, InstallError> {

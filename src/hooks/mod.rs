@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 
 use crate::repo::Repo;
 
-/// The hooks gate installs, in the order `gate hooks status` shows them.
-pub const HOOKS: [&str; 5] = [
-    "pre-commit",
-    "pre-push",
-    "post-checkout",
-    "post-commit",
-    "post-merge",
-];
+/// The hooks gate installs, in the order `gate hooks status` shows them. None runs after
+/// every commit: the audit judges commits by content, so a post-commit record would only cost
+/// a process per commit.
+pub const HOOKS: [&str; 4] = ["pre-commit", "pre-push", "post-checkout", "post-merge"];
+
+/// Hooks older versions of gate installed: `gate hooks install` takes gate's shim away again
+/// (putting back what it had chained), `uninstall` too.
+pub const RETIRED: [&str; 1] = ["post-commit"];
 
 /// Bumped whenever the shim text changes, so `status` can call older shims stale.
 pub const SHIM_VERSION: u32 = 2;

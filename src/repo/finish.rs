@@ -9,8 +9,10 @@
 //!
 //! libgit2 runs no hooks, and that is how a merge commit made by `gate finish` is not blocked:
 //! gate's own pre-commit would refuse any commit on a protected branch, but it never sees this
-//! one. `gate finish` has already asked the same rules (`gate check`) about the feature, and
-//! marks the commit with [`crate::hooks::run::FINISH_TRAILER`] so pre-push lets it through.
+//! one. `gate finish` has already asked the same rules (`gate check`) about the feature. What
+//! lets the audit and pre-push accept the landing is gate's own record of it
+//! ([`crate::finished`]), written after the tag exists and *before* the trunk moves (the
+//! watcher may audit the moment the ref changes); the `Gate-Finish:` trailer is only a label.
 //! Other hooks (post-merge, post-checkout, a user's own) do not run either; the command
 //! records its own `finish` event instead.
 
@@ -44,6 +46,13 @@ pub enum FinishError {
         #[source]
         source: git2::Error,
     },
+    #[error(
+        "cannot record the finish in gate's state ({why}); nothing landed: fix that, then run \
+         `gate finish` again"
+    )]
+    Record { why: String },
+    #[error("the trunk {branch} does not exist (it was deleted meanwhile?); nothing was changed")]
+    NoTrunk { branch: String },
     #[error("no free tag name: {base} and {base}-2 to {base}-{MAX_TAG_SUFFIX} all exist")]
     NoFreeTag { base: String },
     #[error(transparent)]
@@ -108,6 +117,17 @@ pub struct Request<'a> {
     pub tag_message: &'a str,
     /// The message of a merge commit, should one be needed.
     pub merge_message: &'a str,
+    /// The tag gate made for this tip in an earlier finish (name, tag object): reused, so a
+    /// tip is tagged once.
+    pub existing_tag: Option<(String, Oid)>,
+}
+
+/// What is about to land, handed to the caller's record before the trunk moves.
+pub struct Tagged<'a> {
+    pub tag: &'a str,
+    pub tag_id: Oid,
+    /// The trunk's tip once it moves; `None` with `--no-merge`.
+    pub landed: Option<Oid>,
 }
 
 pub enum Finish {
@@ -119,8 +139,9 @@ pub enum Finish {
 }
 
 pub struct Finished {
-    /// The tag created (never an existing one moved).
+    /// The tag created (never an existing one moved), or the one reused.
     pub tag: String,
+    pub tag_id: Oid,
     pub merge: Merge,
     /// main's tip afterwards; `None` with `--no-merge`.
     pub main_tip: Option<Oid>,
@@ -200,36 +221,67 @@ impl Repo {
     }
 
     /// Tags the feature tip and, unless `--no-merge`, lands it on main and switches there.
-    /// See the module documentation for the order and why it is safe.
-    pub fn finish(&self, req: &Request, id: &Identity) -> Result<Finish, FinishError> {
+    /// `record` is called once the tag exists and before main moves; when it fails, nothing
+    /// lands (and a tag made now is deleted). See the module documentation for the order.
+    pub fn finish(
+        &self,
+        req: &Request,
+        id: &Identity,
+        record: impl FnOnce(&Tagged) -> Result<(), String>,
+    ) -> Result<Finish, FinishError> {
         let plan = match req.main {
+            // gate never creates a trunk: landing needs one that exists.
+            Some(main) if self.branch_oid(main)?.is_none() => {
+                return Err(FinishError::NoTrunk {
+                    branch: main.into(),
+                });
+            }
             Some(main) => Some(self.plan_landing(main, req.tip, req.merge_message, id)?),
             None => None,
         };
         if let Some(Plan::Conflict { paths }) = plan {
             return Ok(Finish::Conflict { paths });
         }
-        let (tag, tag_id) = self.create_unique_tag(req.tag_base, req.tip, req.tag_message, id)?;
+        let (tag, tag_id, made) = match &req.existing_tag {
+            Some((name, tag_id)) => (name.clone(), *tag_id, false),
+            None => {
+                let (t, i) = self.create_unique_tag(req.tag_base, req.tip, req.tag_message, id)?;
+                (t, i, true)
+            }
+        };
+        let undo = |e: FinishError| {
+            if made {
+                self.delete_tag_if_ours(&tag, tag_id);
+            }
+            e
+        };
+        let landed = plan.as_ref().map(|p| match *p {
+            Plan::Commit { commit, .. } => commit,
+            Plan::UpToDate { at } => at,
+            _ => req.tip,
+        });
+        record(&Tagged {
+            tag: &tag,
+            tag_id,
+            landed,
+        })
+        .map_err(|why| undo(FinishError::Record { why }))?;
         let (Some(main), Some(plan)) = (req.main, plan) else {
             return Ok(Finish::Done(Finished {
                 tag,
+                tag_id,
                 merge: Merge::None,
                 main_tip: None,
                 switch_error: None,
             }));
         };
-        let (merge, main_tip) = match self.move_main_ref(main, req.tip, &plan) {
-            Ok(moved) => moved,
-            Err(e) => {
-                self.delete_tag_if_ours(&tag, tag_id);
-                return Err(e);
-            }
-        };
+        let (merge, main_tip) = self.move_main_ref(main, req.tip, &plan).map_err(undo)?;
         let switch_error = self
             .switch_to_main(req.branch, req.tip, main, main_tip)
             .err();
         Ok(Finish::Done(Finished {
             tag,
+            tag_id,
             merge,
             main_tip: Some(main_tip),
             switch_error,

@@ -1,6 +1,7 @@
 //! Reading history for the audit: which commits are new on a branch, what they changed, and
 //! what a file looked like in them.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use git2::{Oid, Sort};
@@ -27,30 +28,133 @@ impl Repo {
             .map(|o| o.to_string())
     }
 
-    /// Commits reachable from `tip` but not from `since` nor from any remote-tracking branch
-    /// (those arrived from elsewhere), newest first, at most `limit`.
-    pub fn new_commits(
+    /// Commits reachable from `tip` but from none of `hide`, newest first, at most `limit`.
+    /// Remote-tracking refs hide nothing: anyone can write one (`git update-ref`).
+    pub fn commits_between(
         &self,
-        tip: &str,
-        since: Option<&str>,
+        tip: Oid,
+        hide: impl IntoIterator<Item = Oid>,
         limit: usize,
-    ) -> Result<Vec<CommitSummary>, RepoError> {
+    ) -> Result<Vec<Oid>, RepoError> {
         let mut walk = self.git.revwalk().map_err(git("walk history"))?;
         walk.set_sorting(Sort::TOPOLOGICAL)
             .map_err(git("walk history"))?;
-        walk.push(Oid::from_str(tip).map_err(git("read a commit id"))?)
-            .map_err(git("walk history"))?;
-        if let Some(base) = since.and_then(|s| Oid::from_str(s).ok()) {
-            // A rewritten branch may no longer contain its old tip; that is fine.
+        walk.push(tip).map_err(git("walk history"))?;
+        for base in hide {
+            // A rewritten branch may no longer contain its old tip, or the object may be gone.
             let _ = walk.hide(base);
         }
-        let _ = walk.hide_glob("refs/remotes/*");
         let mut out = Vec::new();
         for oid in walk.take(limit) {
-            let oid = oid.map_err(git("walk history"))?;
-            out.push(self.summarise(oid)?);
+            out.push(oid.map_err(git("walk history"))?);
         }
         Ok(out)
+    }
+
+    /// The commit's parents, first parent first.
+    pub fn parents(&self, commit: Oid) -> Result<Vec<Oid>, RepoError> {
+        let c = self.git.find_commit(commit).map_err(git("read a commit"))?;
+        Ok(c.parent_ids().collect())
+    }
+
+    /// The best common ancestor of `a` and `b`, if any.
+    pub fn merge_base(&self, a: Oid, b: Oid) -> Option<Oid> {
+        self.git.merge_base(a, b).ok()
+    }
+
+    /// Paths whose content differs between the trees of two commits (`None`: the empty tree).
+    pub fn changed_between(
+        &self,
+        from: Option<Oid>,
+        to: Oid,
+    ) -> Result<BTreeSet<String>, RepoError> {
+        let tree = |oid: Oid| {
+            self.git
+                .find_commit(oid)
+                .and_then(|c| c.tree())
+                .map_err(git("read a commit's tree"))
+        };
+        let old = from.map(tree).transpose()?;
+        let new = tree(to)?;
+        let diff = self
+            .git
+            .diff_tree_to_tree(old.as_ref(), Some(&new), None)
+            .map_err(git("diff two commits"))?;
+        Ok(diff_paths(&diff))
+    }
+
+    /// Paths where the index at `index_file` (the repository's own when `None`) differs from
+    /// the tree of `commit`.
+    pub fn changed_in_index(
+        &self,
+        commit: Oid,
+        index_file: Option<&Path>,
+    ) -> Result<BTreeSet<String>, RepoError> {
+        let tree = self
+            .git
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(git("read a commit's tree"))?;
+        let mut index = self.open_index(index_file)?;
+        let diff = self
+            .git
+            .diff_tree_to_index(Some(&tree), Some(&mut index), None)
+            .map_err(git("diff the index"))?;
+        Ok(diff_paths(&diff))
+    }
+
+    /// The index git is committing from: `GIT_INDEX_FILE` when given, else the repository's.
+    pub fn open_index(&self, index_file: Option<&Path>) -> Result<git2::Index, RepoError> {
+        match index_file {
+            Some(path) => {
+                let path = if path.is_absolute() {
+                    path.to_owned()
+                } else {
+                    self.root().join(path)
+                };
+                git2::Index::open(&path).map_err(git("read the index"))
+            }
+            None => self.git.index().map_err(git("read the index")),
+        }
+    }
+
+    /// The stage-0 blob of `path` in `index`: `Err(())` when the path is conflicted.
+    pub fn staged_blob(&self, index: &git2::Index, path: &str) -> Result<Option<Vec<u8>>, ()> {
+        let p = Path::new(path);
+        if (1..=3).any(|stage| index.get_path(p, stage).is_some()) {
+            return Err(());
+        }
+        Ok(index
+            .get_path(p, 0)
+            .and_then(|e| self.git.find_blob(e.id).ok())
+            .map(|b| b.content().to_vec()))
+    }
+
+    /// The commit's summary as the audit reports it.
+    pub fn summary_of(&self, oid: Oid) -> Result<CommitSummary, RepoError> {
+        self.summarise(oid)
+    }
+
+    /// The commits a merge in progress merges (`MERGE_HEAD` of this worktree).
+    pub fn merge_heads(&self) -> Vec<Oid> {
+        std::fs::read_to_string(self.git.path().join("MERGE_HEAD"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| Oid::from_str(l.trim()).ok())
+            .collect()
+    }
+
+    /// Whether `refs/tags/<name>` is still the tag object `tag_id` and it points at `tip`:
+    /// the tag gate created, not one made (or moved) by hand.
+    pub fn is_gate_tag(&self, name: &str, tag_id: Oid, tip: Oid) -> bool {
+        self.git
+            .find_reference(&format!("refs/tags/{name}"))
+            .ok()
+            .is_some_and(|r| r.target() == Some(tag_id))
+            && self
+                .git
+                .find_tag(tag_id)
+                .is_ok_and(|t| t.target_id() == tip)
     }
 
     fn summarise(&self, oid: Oid) -> Result<CommitSummary, RepoError> {
@@ -81,10 +185,25 @@ impl Repo {
         })
     }
 
+    /// The bytes of `path` in the tree of `commit`, if present.
+    pub fn read_in(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
+        let commit = self.git.find_commit(commit).ok()?;
+        let entry = commit.tree().ok()?.get_path(Path::new(path)).ok()?;
+        Some(self.git.find_blob(entry.id()).ok()?.content().to_vec())
+    }
+
     /// The bytes of `path` in `commit`, if present.
     pub fn read_at(&self, commit: &str, path: &str) -> Option<Vec<u8>> {
         let commit = self.git.find_commit(Oid::from_str(commit).ok()?).ok()?;
         let entry = commit.tree().ok()?.get_path(Path::new(path)).ok()?;
         Some(self.git.find_blob(entry.id()).ok()?.content().to_vec())
     }
+}
+
+fn diff_paths(diff: &git2::Diff) -> BTreeSet<String> {
+    diff.deltas()
+        .flat_map(|d| [d.new_file().path(), d.old_file().path()])
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }

@@ -7,6 +7,7 @@
 
 mod artifact;
 mod audit;
+mod audit;
 mod check;
 mod completions;
 mod config;
