@@ -60,6 +60,9 @@ struct ArtifactReport<'a> {
     exists: bool,
     complete: bool,
     findings: &'a [Finding],
+    /// Unchecked items of checklists gated before completion: shown, not blocking.
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    deferred: &'a [Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks: Option<TaskCount>,
 }
@@ -136,6 +139,7 @@ fn report<'a>(
             exists: a.analysis.is_some(),
             complete: a.is_complete(),
             findings: a.analysis.as_ref().map_or(&[][..], |an| &an.findings),
+            deferred: a.analysis.as_ref().map_or(&[][..], |an| &an.deferred),
             tasks: (a.kind == ArtifactKind::Tasks)
                 .then(|| a.analysis.as_ref().map(|an| an.tasks).unwrap_or_default()),
         })
@@ -187,6 +191,9 @@ fn print_checklist(
             row(ui, a.kind.name(), &ok, violations, |s| {
                 s == Subject::Artifact(a.kind)
             })?;
+            if let Some(an) = a.analysis.as_ref().filter(|an| !an.deferred.is_empty()) {
+                deferred_note(ui, &a.path, &an.deferred)?;
+            }
         }
         row(ui, "order", "spec → plan → tasks", violations, |s| {
             s == Subject::Order
@@ -242,7 +249,109 @@ fn row(
             ui.code(format!("[{}]", v.code.as_str())),
             v.message
         ))?;
-        ui.details(v, "           ", 12)?;
+        details(ui, v, "           ")?;
     }
     Ok(())
+}
+
+/// Checklist items that can only hold once the code exists: listed so nobody forgets them,
+/// never a reason to wait.
+fn deferred_note(ui: &Ui, artifact: &str, deferred: &[Finding]) -> std::io::Result<()> {
+    let mut by_path: Vec<(&str, Vec<usize>)> = Vec::new();
+    for f in deferred {
+        let path = f.path.as_deref().unwrap_or(artifact);
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, lines)) => lines.push(f.line),
+            None => by_path.push((path, vec![f.line])),
+        }
+    }
+    for (path, lines) in by_path {
+        ui.line(ui.dim(format!(
+            "           not blocking: {} unchecked item{} gated before completion in {path} (line{} {})",
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" },
+            if lines.len() == 1 { "" } else { "s" },
+            line_ranges(&lines)
+        )))?;
+    }
+    Ok(())
+}
+
+/// How many findings of one kind in one file are printed in full before the rest are
+/// summarised as a list of lines.
+const SHOWN: usize = 3;
+
+/// The violation's paths, every finding, and its fix. Findings keep their order (most
+/// important first); a run of more than [`SHOWN`] of one kind in one file prints the first
+/// ones in full and then one line with the lines of all the others.
+fn details(ui: &Ui, v: &Violation, indent: &str) -> std::io::Result<()> {
+    const PATHS: usize = 5;
+    for p in v.paths.iter().take(PATHS) {
+        ui.line(format!("{indent}{}", ui.dim(p)))?;
+    }
+    if v.paths.len() > PATHS {
+        let more = format!("... and {} more", v.paths.len() - PATHS);
+        ui.line(format!("{indent}{}", ui.dim(more)))?;
+    }
+    let mut rest = &v.findings[..];
+    while let Some(first) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|f| f.path == first.path && f.kind == first.kind)
+            .count();
+        let (group, tail) = rest.split_at(run);
+        let shown = if group.len() > SHOWN + 1 {
+            SHOWN
+        } else {
+            group.len()
+        };
+        for f in &group[..shown] {
+            ui.line(format!("{indent}{}:{}: {}", f.path, f.line, f.message))?;
+        }
+        if shown < group.len() {
+            let lines: Vec<usize> = group[shown..].iter().map(|f| f.line).collect();
+            ui.line(format!(
+                "{indent}{}: {} more {} at lines {}",
+                first.path,
+                lines.len(),
+                first.kind.plural(),
+                line_ranges(&lines)
+            ))?;
+        }
+        rest = tail;
+    }
+    ui.line(format!("{indent}fix: {}", ui.bold(&v.fix)))
+}
+
+/// `[40, 41, 42, 50]` as `40-42, 50` (sorted first).
+fn line_ranges(lines: &[usize]) -> String {
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}-{}", sorted[i], sorted[j])
+        } else {
+            sorted[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_ranges;
+
+    #[test]
+    fn line_ranges_compress_runs() {
+        assert_eq!(line_ranges(&[50, 40, 41, 42, 52, 53]), "40-42, 50, 52-53");
+        assert_eq!(line_ranges(&[7]), "7");
+    }
 }

@@ -116,9 +116,15 @@ fn target(
     origin: &Origin,
 ) -> anyhow::Result<Target> {
     let prefix = &project.config.branches.feature_prefix;
+    // A branch names this feature by its full name, or by its number when no other
+    // directory has that exact name (`007-mock-auth` and `007-simple-ui-pages` both exist).
+    let entries = facts::spec_entries(&project.repo, &project.config)?;
     let names_it = |branch: &str| {
-        feature::of_branch_with(branch, prefix)
-            .is_some_and(|f| f == feature.name || feature::number_of(f) == Some(feature.number))
+        feature::of_branch_with(branch, prefix).is_some_and(|f| {
+            f == feature.name
+                || (feature::key_of(f) == feature::key_of(&feature.name)
+                    && !entries.iter().any(|e| e == f))
+        })
     };
     let current = head
         .branch()

@@ -1,8 +1,11 @@
 //! Which feature is being worked on: its number, slug and directory under `specs/`.
 //!
 //! Pure functions over names; the caller lists the directories and branches. A feature is
-//! named `NNN-slug`; its directory is `<spec dir>/NNN-slug` and its branch usually
-//! `<prefix>NNN-slug` (spec-kit's bare style, `feature/`, or any `team/` prefix).
+//! named `NNN-slug` (or, with spec-kit's timestamp numbering, `YYYYMMDD-HHMMSS-slug`); its
+//! directory is `<spec dir>/NNN-slug` and its branch usually `<prefix>NNN-slug` (spec-kit's
+//! bare style, `feature/`, or any `team/` prefix). Two directories may share a number (real
+//! repositories have `007-mock-auth` beside `007-simple-ui-pages`): a branch named exactly
+//! like one of them is that one; only a name that matches neither exactly is ambiguous.
 
 use std::fmt;
 
@@ -44,13 +47,14 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeatureError {
     #[error(
-        "{count} directories under {spec_dir}/ share the number {number:03}: {}; renumber all but one so each feature has its own number",
+        "{count} directories under {spec_dir}/ share the number {key}: {}; name one exactly (a branch or --feature with its full name), or renumber all but one",
         dirs.join(", "),
         count = dirs.len()
     )]
     Ambiguous {
         spec_dir: String,
-        number: u32,
+        /// The shared number (`007`) or timestamp (`20250914-143022`).
+        key: String,
         dirs: Vec<String>,
     },
     #[error("{given:?} names no feature: expected NNN-name (e.g. 001-user-auth) or a number")]
@@ -76,7 +80,37 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-/// The number of an `NNN-slug` name (at least three digits, then `-`, or the end).
+/// What numbers a feature: `007` of `007-mock-auth`, `20250914-143022` of spec-kit's
+/// timestamp-numbered `20250914-143022-billing`. Features are the same feature, or clash,
+/// only when their keys are equal.
+pub fn key_of(name: &str) -> Option<&str> {
+    if let Some(stamp) = timestamp_of(name) {
+        return Some(stamp);
+    }
+    number_of(name)?;
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    Some(&name[..digits])
+}
+
+/// `YYYYMMDD-HHMMSS` at the start of `name`, followed by `-` or the end.
+fn timestamp_of(name: &str) -> Option<&str> {
+    let b = name.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let ok = digits(0..8)
+        && b.get(8) == Some(&b'-')
+        && digits(9..15)
+        && matches!(b.get(15), None | Some(b'-'));
+    ok.then(|| &name[..15])
+}
+
+/// Whether `name` uses spec-kit's timestamp numbering.
+pub fn is_timestamped(name: &str) -> bool {
+    timestamp_of(name).is_some()
+}
+
+/// The number of an `NNN-slug` name (at least three digits, then `-`, or the end); for a
+/// timestamp-numbered name, its date.
 pub fn number_of(name: &str) -> Option<u32> {
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
     if !(3..=9).contains(&digits) {
@@ -141,7 +175,10 @@ pub fn slugify(name: &str) -> Result<String, FeatureError> {
 pub fn next_number<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
     names
         .into_iter()
-        .filter_map(|n| of_branch(n).or(Some(n)).and_then(number_of))
+        .filter_map(|n| of_branch(n).or(Some(n)))
+        // Timestamps are not a sequence to continue.
+        .filter(|n| !is_timestamped(n))
+        .filter_map(number_of)
         .max()
         .unwrap_or(0)
         + 1
@@ -153,14 +190,14 @@ pub fn name_for(number: u32, slug: &str) -> String {
 }
 
 /// Finds the directory for `wanted` (`NNN-slug`, or just `NNN`) among the entries of the spec
-/// directory. An exact name wins; otherwise the one directory with that number (spec-kit lets
-/// several branches share one spec by number). Two directories with that number is an error,
-/// never a guess, even when one matches exactly: the numbering itself is broken. No match yields the directory that would hold it, marked as not existing.
+/// directory. An exact name wins, even when other directories share its number; otherwise the
+/// one directory with that number (spec-kit lets several branches share one spec by number).
+/// Two directories with that number and neither named exactly is an error, never a guess.
+/// No match yields the directory that would hold it, marked as not existing.
 pub fn locate(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<Feature, FeatureError> {
     let number = number_of(wanted).ok_or_else(|| FeatureError::BadName {
         given: wanted.into(),
     })?;
-    check_unique(spec_dir, number, entries)?;
     let dir = |name: &str| format!("{spec_dir}/{name}");
     if entries.iter().any(|e| e == wanted) {
         return Ok(Feature {
@@ -170,10 +207,9 @@ pub fn locate(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<Featur
             exists: true,
         });
     }
-    let same: Vec<&String> = entries
-        .iter()
-        .filter(|e| number_of(e) == Some(number))
-        .collect();
+    check_unique(spec_dir, wanted, entries)?;
+    let key = key_of(wanted);
+    let same: Vec<&String> = entries.iter().filter(|e| key_of(e) == key).collect();
     match same.as_slice() {
         [] if wanted.len() > 3 => Ok(Feature {
             name: wanted.into(),
@@ -200,18 +236,22 @@ pub fn locate(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<Featur
     }
 }
 
-/// Before trusting a branch's feature, make sure its number is not shared on disk.
-pub fn check_unique(spec_dir: &str, number: u32, entries: &[String]) -> Result<(), FeatureError> {
+/// Before trusting a name that is not a directory's exact name, make sure its number is not
+/// shared on disk.
+pub fn check_unique(spec_dir: &str, wanted: &str, entries: &[String]) -> Result<(), FeatureError> {
+    let Some(key) = key_of(wanted) else {
+        return Ok(());
+    };
     let mut same: Vec<String> = entries
         .iter()
-        .filter(|e| number_of(e) == Some(number))
+        .filter(|e| key_of(e) == Some(key))
         .cloned()
         .collect();
     if same.len() > 1 {
         same.sort();
         return Err(FeatureError::Ambiguous {
             spec_dir: spec_dir.into(),
-            number,
+            key: key.to_owned(),
             dirs: same,
         });
     }
@@ -316,11 +356,40 @@ mod tests {
     }
 
     #[test]
-    fn two_dirs_sharing_a_number_is_an_error() {
-        let e = names(&["003-a", "003-b"]);
-        let err = locate("specs", "003-a", &e).unwrap_err();
-        assert!(err.to_string().contains("003-a, 003-b"), "{err}");
-        assert!(check_unique("specs", 3, &e).is_err());
-        assert!(check_unique("specs", 4, &e).is_ok());
+    fn two_dirs_sharing_a_number_resolve_by_exact_name_only() {
+        let e = names(&["007-mock-auth", "007-simple-ui-pages"]);
+        assert_eq!(
+            locate("specs", "007-simple-ui-pages", &e).unwrap().dir,
+            "specs/007-simple-ui-pages"
+        );
+        let err = locate("specs", "007-other", &e).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("007-mock-auth, 007-simple-ui-pages"),
+            "{err}"
+        );
+        assert!(locate("specs", "007", &e).is_err());
+        assert!(check_unique("specs", "007", &e).is_err());
+        assert!(check_unique("specs", "008-x", &e).is_ok());
+    }
+
+    #[test]
+    fn timestamp_numbering_is_its_own_key() {
+        let e = names(&["20250914-143022-billing", "20250914-160501-search"]);
+        let f = locate("specs", "20250914-160501-search", &e).unwrap();
+        assert_eq!(
+            (f.dir.as_str(), f.exists),
+            ("specs/20250914-160501-search", true)
+        );
+        // Same day, other time: not the same feature, not a clash.
+        let by_stamp = locate("specs", "20250914-143022", &e).unwrap();
+        assert_eq!(by_stamp.name, "20250914-143022-billing");
+        assert_eq!(key_of("20250914-143022-billing"), Some("20250914-143022"));
+        assert_eq!(key_of("007-x"), Some("007"));
+        assert_eq!(
+            of_branch("20250914-143022-billing"),
+            Some("20250914-143022-billing")
+        );
+        assert_eq!(next_number(["20250914-143022-billing", "002-a"]), 3);
     }
 }

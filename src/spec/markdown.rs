@@ -3,26 +3,96 @@
 //!
 //! Complete means: no placeholder is left (gate's `{{...}}`, spec-kit's
 //! `[NEEDS CLARIFICATION: ...]`, `$ARGUMENTS`, bracketed ALL-CAPS tokens such as
-//! `[FEATURE NAME]` or `[###-feature-name]`), every section whose heading says `*(mandatory)*`
-//! has a body, every checklist in a section marked `*GATE...*` is fully checked, and a tasks
-//! file has at least one task `T###` with unique IDs.
+//! `[FEATURE NAME]` or `[###-feature-name]`) outside the template's own guidance sections
+//! ("For AI Generation" quotes the marker as an example); a spec has the sections every
+//! template family makes mandatory (user scenarios, requirements) and every section whose
+//! heading says `*(mandatory)*` has a body; every checklist that gates a step is fully checked
+//! (see [`super::gates`] for which step each one holds back); a tasks file defines at least
+//! one task, each ID once, and every task ID it mentions elsewhere is defined (see
+//! [`super::task_ids`]).
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
 use super::ArtifactKind;
+use super::gates::{self, Step};
+use super::task_ids::{self, TaskItem};
 
 /// Larger artifacts are reported rather than parsed: keeps the hook's time bounded.
 pub const MAX_ARTIFACT_BYTES: usize = 2 * 1024 * 1024;
+
+/// What kind of problem a finding is: orders findings (most important first) and groups them
+/// in reports. Serialized in `--json` as `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Binary, not UTF-8, too large, empty, not a regular file.
+    Unreadable,
+    /// A section the template family makes mandatory is absent; a tasks file with no task.
+    MissingSection,
+    EmptySection,
+    OpenQuestion,
+    Placeholder,
+    DuplicateTask,
+    UnknownTaskReference,
+    UncheckedGateItem,
+}
+
+impl FindingKind {
+    /// For a group of findings of this kind: "3 open questions".
+    pub fn plural(self) -> &'static str {
+        match self {
+            FindingKind::Unreadable => "unreadable files",
+            FindingKind::MissingSection => "missing sections",
+            FindingKind::EmptySection => "empty mandatory sections",
+            FindingKind::OpenQuestion => "open questions",
+            FindingKind::Placeholder => "unresolved placeholders",
+            FindingKind::DuplicateTask => "duplicate task IDs",
+            FindingKind::UnknownTaskReference => "references to undefined tasks",
+            FindingKind::UncheckedGateItem => "unchecked gate items",
+        }
+    }
+}
 
 /// One thing that keeps an artifact from being complete, at a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub line: usize,
     pub message: String,
+    pub kind: FindingKind,
+    /// The file, when it is not the artifact itself (a checklist under `checklists/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The step this finding holds back when that is not the one right after its artifact
+    /// (a checklist gated "before implementation" inside spec.md).
+    #[serde(skip)]
+    pub gates: Option<Step>,
+}
+
+impl Finding {
+    pub fn new(line: usize, kind: FindingKind, message: impl Into<String>) -> Finding {
+        Finding {
+            line,
+            message: message.into(),
+            kind,
+            path: None,
+            gates: None,
+        }
+    }
+}
+
+/// Most important first: by kind, the artifact's own lines before other files', then line.
+pub fn order(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.kind, a.path.is_some(), &a.path, a.line).cmp(&(
+            b.kind,
+            b.path.is_some(),
+            &b.path,
+            b.line,
+        ))
+    });
 }
 
 /// Task progress in a tasks file.
@@ -34,65 +104,101 @@ pub struct TaskCount {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Analysis {
+    /// What keeps the artifact from being complete, most important first.
     pub findings: Vec<Finding>,
     pub tasks: TaskCount,
+    /// Unchecked items of checklists that gate completion only: shown, never blocking.
+    pub deferred: Vec<Finding>,
 }
 
 impl Analysis {
     pub fn is_complete(&self) -> bool {
         self.findings.is_empty()
     }
+
+    fn at(line: usize, kind: FindingKind, message: impl Into<String>) -> Analysis {
+        Analysis {
+            findings: vec![Finding::new(line, kind, message)],
+            ..Analysis::default()
+        }
+    }
 }
 
 /// Checks one artifact's bytes. Never panics, whatever the input.
 pub fn analyse(kind: ArtifactKind, bytes: &[u8]) -> Analysis {
-    let at_top = |message: String| Analysis {
-        findings: vec![Finding { line: 1, message }],
-        tasks: TaskCount::default(),
-    };
+    match text_of(bytes, kind.name()) {
+        Ok(text) => Checker::new(text, Mode::Artifact(kind)).run(),
+        Err(analysis) => analysis,
+    }
+}
+
+/// Checks a checklist file (`checklists/*.md`) that gates `step`: every unchecked box and
+/// every placeholder in it is a finding.
+pub fn analyse_checklist(bytes: &[u8], step: Step) -> Analysis {
+    match text_of(bytes, "checklist") {
+        Ok(text) => Checker::new(text, Mode::Checklist(step)).run(),
+        Err(analysis) => analysis,
+    }
+}
+
+fn text_of<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Analysis> {
     if bytes.len() > MAX_ARTIFACT_BYTES {
-        return too_large(bytes.len() as u64);
+        return Err(too_large(bytes.len() as u64));
     }
     if bytes.contains(&0) {
-        return at_top("the file is binary (contains NUL bytes); write it as markdown text".into());
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            return Analysis {
-                findings: vec![Finding {
-                    line,
-                    message: "the file is not valid UTF-8; save it as UTF-8 text".into(),
-                }],
-                tasks: TaskCount::default(),
-            };
-        }
-    };
-    if text.trim().is_empty() {
-        return at_top(format!(
-            "the {} is empty; fill it in from the template",
-            kind.name()
+        return Err(Analysis::at(
+            1,
+            FindingKind::Unreadable,
+            "the file is binary (contains NUL bytes); write it as markdown text",
         ));
     }
-    Checker::new(text, kind).run()
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Analysis::at(
+            line,
+            FindingKind::Unreadable,
+            "the file is not valid UTF-8; save it as UTF-8 text",
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(Analysis::at(
+            1,
+            FindingKind::Unreadable,
+            format!("the {name} is empty; fill it in from the template"),
+        ));
+    }
+    Ok(text)
 }
 
 /// The finding for an artifact of `len` bytes, over [`MAX_ARTIFACT_BYTES`].
 pub fn too_large(len: u64) -> Analysis {
-    Analysis {
-        findings: vec![Finding {
-            line: 1,
-            message: format!(
-                "the file is {len} bytes, over the {MAX_ARTIFACT_BYTES} byte limit for an artifact; split or shorten it"
-            ),
-        }],
-        tasks: TaskCount::default(),
-    }
+    Analysis::at(
+        1,
+        FindingKind::Unreadable,
+        format!(
+            "the file is {len} bytes, over the {MAX_ARTIFACT_BYTES} byte limit for an artifact; split or shorten it"
+        ),
+    )
+}
+
+/// The finding for a path that is not a regular file.
+pub fn not_a_file() -> Analysis {
+    Analysis::at(
+        1,
+        FindingKind::Unreadable,
+        "not a regular file (a directory, FIFO or device); replace it with a markdown file",
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Artifact(ArtifactKind),
+    /// A whole file that is one checklist gating this step.
+    Checklist(Step),
 }
 
 struct Section {
@@ -100,15 +206,25 @@ struct Section {
     title: String,
     line: usize,
     mandatory: bool,
-    gate: bool,
+    /// A checklist section: `Some(None)` gates the artifact's own next step.
+    gate: Option<Option<Step>>,
+    /// The template's guidance for its author ("For AI Generation"): quotes markers.
+    guidance: bool,
     has_body: bool,
     /// Still before the first subheading: where a `*GATE*` marker may appear.
     in_lead: bool,
 }
 
+/// Which of the sections every spec template family makes mandatory were seen.
+#[derive(Default)]
+struct SpecSections {
+    scenarios: bool,
+    requirements: bool,
+}
+
 struct Checker<'a> {
     text: &'a str,
-    kind: ArtifactKind,
+    mode: Mode,
     line_starts: Vec<usize>,
     findings: Vec<Finding>,
     sections: Vec<Section>,
@@ -120,18 +236,20 @@ struct Checker<'a> {
     emphasis_depth: usize,
     /// A list item whose first text has not been seen yet: (line, checked).
     item: Option<(usize, Option<bool>)>,
-    tasks: TaskCount,
-    task_ids: HashMap<String, usize>,
+    items: Vec<TaskItem>,
+    /// Task IDs mentioned anywhere in text, with their line.
+    mentions: Vec<(String, usize)>,
+    spec_sections: SpecSections,
 }
 
 impl<'a> Checker<'a> {
-    fn new(text: &'a str, kind: ArtifactKind) -> Self {
+    fn new(text: &'a str, mode: Mode) -> Self {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         Checker {
             text,
-            kind,
+            mode,
             line_starts,
             findings: Vec::new(),
             sections: Vec::new(),
@@ -141,9 +259,14 @@ impl<'a> Checker<'a> {
             code_depth: 0,
             emphasis_depth: 0,
             item: None,
-            tasks: TaskCount::default(),
-            task_ids: HashMap::new(),
+            items: Vec::new(),
+            mentions: Vec::new(),
+            spec_sections: SpecSections::default(),
         }
+    }
+
+    fn is(&self, kind: ArtifactKind) -> bool {
+        self.mode == Mode::Artifact(kind)
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -163,16 +286,60 @@ impl<'a> Checker<'a> {
         while !self.sections.is_empty() {
             self.close_section();
         }
-        if self.kind == ArtifactKind::Tasks && self.tasks.total == 0 {
-            self.findings.push(Finding {
-                line: 1,
-                message: "no tasks yet: add lines like `- [ ] T001 Create src/example.rs`".into(),
-            });
+        let mut tasks = TaskCount::default();
+        if self.is(ArtifactKind::Tasks) {
+            let judged = task_ids::judge(&self.items, &self.mentions);
+            tasks = judged.count;
+            self.findings.extend(judged.findings);
         }
-        self.findings.sort_by_key(|f| f.line);
+        if self.is(ArtifactKind::Spec) {
+            self.missing_spec_sections();
+        }
+        if let Mode::Checklist(step) = self.mode {
+            for f in &mut self.findings {
+                f.gates = Some(step);
+            }
+        }
+        // A checklist of things that can only hold once the code exists never blocks.
+        let (deferred, mut findings): (Vec<Finding>, Vec<Finding>) = self
+            .findings
+            .into_iter()
+            .partition(|f| f.gates == Some(Step::Complete));
+        order(&mut findings);
         Analysis {
-            findings: self.findings,
-            tasks: self.tasks,
+            findings,
+            tasks,
+            deferred,
+        }
+    }
+
+    /// A spec without user scenarios or requirements is not a spec, whatever else it says
+    /// (a five-line pointer to another document, a template with its sections deleted).
+    fn missing_spec_sections(&mut self) {
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.starts_with("# "))
+            .map_or(1, |i| i + 1);
+        let s = &self.spec_sections;
+        let mut missing = Vec::new();
+        if !s.scenarios {
+            missing.push((
+                "User Scenarios & Testing",
+                "who does what, with Given/When/Then acceptance scenarios",
+            ));
+        }
+        if !s.requirements {
+            missing.push(("Requirements", "numbered, testable functional requirements"));
+        }
+        for (name, what) in missing {
+            self.findings.push(Finding::new(
+                line,
+                FindingKind::MissingSection,
+                format!(
+                    "the spec has no \"{name}\" section, which the spec template makes mandatory: write {what}"
+                ),
+            ));
         }
     }
 
@@ -190,6 +357,7 @@ impl<'a> Checker<'a> {
             _ if self.code_depth > 0 => {}
             Event::Start(Tag::Heading { level, .. }) => {
                 self.flush();
+                self.item = None;
                 self.heading = Some((level as usize, String::new(), self.line_of(range.start)));
             }
             Event::End(TagEnd::Heading(_)) => {
@@ -223,11 +391,10 @@ impl<'a> Checker<'a> {
                 // in backticks.
                 self.flush();
                 let line = self.line_of(range.start);
-                for (_, token) in placeholders(&code, Strictness::UnmistakableOnly) {
-                    self.findings.push(Finding {
-                        line,
-                        message: placeholder_message(token),
-                    });
+                if !self.in_guidance() {
+                    for (_, token) in placeholders(&code, Strictness::UnmistakableOnly) {
+                        self.findings.push(placeholder_finding(line, token));
+                    }
                 }
                 self.item_text("`");
                 self.mark_body();
@@ -252,7 +419,7 @@ impl<'a> Checker<'a> {
                 && text.trim_start().starts_with("GATE")
                 && let Some(section) = self.sections.last_mut().filter(|s| s.in_lead)
             {
-                section.gate = true;
+                section.gate = Some(gates::classify(text));
             }
             self.item_text(text);
         }
@@ -264,32 +431,24 @@ impl<'a> Checker<'a> {
         let Some((line, checked)) = self.item.take() else {
             return;
         };
-        if self.kind != ArtifactKind::Tasks {
+        if !self.is(ArtifactKind::Tasks) {
             return;
         }
         if text.trim_start().starts_with("TXXX") {
-            self.findings.push(Finding {
+            self.findings.push(Finding::new(
                 line,
-                message: "sample task ID TXXX left in: number it T001, T002, ...".into(),
-            });
+                FindingKind::Placeholder,
+                "sample task ID TXXX left in: number it T001, T002, ...",
+            ));
             return;
         }
-        let Some(id) = task_id(text) else {
-            return;
-        };
-        self.tasks.total += 1;
-        if checked == Some(true) {
-            self.tasks.done += 1;
-        }
-        if let Some(first) = self.task_ids.get(&id) {
-            self.findings.push(Finding {
+        if let Some(id) = task_id(text) {
+            self.items.push(TaskItem {
+                id,
                 line,
-                message: format!(
-                    "duplicate task ID {id} (first used at line {first}); renumber one of them"
-                ),
+                checkbox: checked,
+                heading: false,
             });
-        } else {
-            self.task_ids.insert(id, line);
         }
     }
 
@@ -298,21 +457,33 @@ impl<'a> Checker<'a> {
         self.run.push_str(text);
     }
 
-    /// Scans the finished run of text for placeholders.
+    fn in_guidance(&self) -> bool {
+        self.sections.iter().any(|s| s.guidance)
+    }
+
+    /// Scans the finished run of text for placeholders and task ID mentions.
     fn flush(&mut self) {
         if self.run.is_empty() {
             return;
         }
         let run = std::mem::take(&mut self.run);
         let pieces = std::mem::take(&mut self.pieces);
-        for (position, token) in placeholders(&run, Strictness::All) {
+        let line_at = |checker: &Self, position: usize| {
             let index = pieces.partition_point(|&(start, _)| start <= position) - 1;
             let (start, source) = pieces[index];
-            let line = self.line_of(source + (position - start));
-            self.findings.push(Finding {
-                line,
-                message: placeholder_message(token),
-            });
+            checker.line_of(source + (position - start))
+        };
+        if !self.in_guidance() {
+            for (position, token) in placeholders(&run, Strictness::All) {
+                let line = line_at(self, position);
+                self.findings.push(placeholder_finding(line, token));
+            }
+        }
+        if self.is(ArtifactKind::Tasks) {
+            for (position, id) in task_ids::mentions(&run) {
+                let line = line_at(self, position);
+                self.mentions.push((id.to_owned(), line));
+            }
         }
     }
 
@@ -323,15 +494,26 @@ impl<'a> Checker<'a> {
     }
 
     fn unchecked_box(&mut self, offset: usize) {
-        if let Some(gate) = self.sections.iter().rev().find(|s| s.gate) {
-            let title = gate.title.clone();
-            self.findings.push(Finding {
-                line: self.line_of(offset),
-                message: format!(
-                    "unchecked item in the gate checklist \"{title}\": check it (`- [x]`) once it holds"
-                ),
-            });
-        }
+        let line = self.line_of(offset);
+        let (title, gates) = match self.mode {
+            Mode::Checklist(step) => (String::new(), Some(step)),
+            Mode::Artifact(_) => {
+                let Some(section) = self.sections.iter().rev().find(|s| s.gate.is_some()) else {
+                    return;
+                };
+                (section.title.clone(), section.gate.flatten())
+            }
+        };
+        let message = if title.is_empty() {
+            "unchecked item in the checklist: check it (`- [x]`) once it holds".to_owned()
+        } else {
+            format!(
+                "unchecked item in the gate checklist \"{title}\": check it (`- [x]`) once it holds"
+            )
+        };
+        let mut finding = Finding::new(line, FindingKind::UncheckedGateItem, message);
+        finding.gates = gates;
+        self.findings.push(finding);
     }
 
     fn open_section(&mut self, level: usize, title: String, line: usize) {
@@ -341,14 +523,39 @@ impl<'a> Checker<'a> {
         for s in &mut self.sections {
             s.in_lead = false;
         }
-        let mandatory = title.to_ascii_lowercase().contains("(mandatory)");
-        let title = title.replace("(mandatory)", "").trim().to_owned();
+        if self.is(ArtifactKind::Tasks)
+            && let Some(id) = task_id(&title)
+        {
+            self.items.push(TaskItem {
+                id,
+                line,
+                checkbox: None,
+                heading: true,
+            });
+        }
+        let lower = title.to_lowercase();
+        let mandatory = MANDATORY.iter().any(|m| lower.contains(m));
+        let mut title = title;
+        for m in MANDATORY {
+            if let Some(i) = title.to_lowercase().find(m) {
+                title.replace_range(i..i + m.len(), "");
+            }
+        }
+        let title = title.trim().to_owned();
+        if self.is(ArtifactKind::Spec) {
+            let s = &mut self.spec_sections;
+            s.scenarios |= SCENARIOS.iter().any(|k| lower.contains(k));
+            s.requirements |= REQUIREMENTS.iter().any(|k| lower.contains(k));
+        }
+        let gate = gates::is_known_checklist(&title).then_some(None);
+        let guidance = GUIDANCE.iter().any(|g| lower.contains(g));
         self.sections.push(Section {
             level,
             title,
             line,
             mandatory,
-            gate: false,
+            gate,
+            guidance,
             has_body: false,
             in_lead: true,
         });
@@ -359,29 +566,57 @@ impl<'a> Checker<'a> {
             && s.mandatory
             && !s.has_body
         {
-            {
-                self.findings.push(Finding {
-                    line: s.line,
-                    message: format!(
-                        "the mandatory section \"{}\" is empty: write its content",
-                        s.title
-                    ),
-                });
-            }
+            self.findings.push(Finding::new(
+                s.line,
+                FindingKind::EmptySection,
+                format!(
+                    "the mandatory section \"{}\" is empty: write its content",
+                    s.title
+                ),
+            ));
         }
     }
 }
 
-/// `T001 [P] ...` -> `T001`.
+/// The marks a heading carries when the template makes it mandatory (English, Portuguese,
+/// Spanish), lowercase.
+const MANDATORY: [&str; 5] = [
+    "(mandatory)",
+    "(obrigatório)",
+    "(obrigatória)",
+    "(obrigatorio)",
+    "(obligatorio)",
+];
+
+/// Heading words of the user-scenarios section, in the languages spec-kit is used in.
+const SCENARIOS: [&str; 8] = [
+    "scenario",
+    "user stor",
+    "cenário",
+    "cenario",
+    "escenario",
+    "histórias de usuário",
+    "historias de usuario",
+    "casos de uso",
+];
+
+/// Heading words of the requirements section.
+const REQUIREMENTS: [&str; 3] = ["requirement", "requisito", "exigência"];
+
+/// Headings of the template's advice to its author, which quotes markers as examples.
+const GUIDANCE: [&str; 6] = [
+    "for ai generation",
+    "quick guidelines",
+    "section requirements",
+    "para geração por ia",
+    "para geração com ia",
+    "diretrizes rápidas",
+];
+
+/// `T001 [P] ...` -> `T001`; `T048A` and `T020a` keep their letter.
 pub(crate) fn task_id(text: &str) -> Option<String> {
     let t = text.trim_start();
-    let digits = t.strip_prefix('T')?;
-    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
-    let boundary = digits[n..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric());
-    (n >= 3 && boundary).then(|| t[..1 + n].to_owned())
+    task_ids::id_at(t).map(str::to_owned)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -411,7 +646,7 @@ fn placeholders(run: &str, strictness: Strictness) -> Vec<(usize, &str)> {
             continue;
         }
         let inner = &rest[..end];
-        let unmistakable = inner.starts_with("NEEDS CLARIFICATION:") || inner.starts_with("###");
+        let unmistakable = is_question(inner) || inner.starts_with("###");
         if unmistakable || (strictness == Strictness::All && is_bracket_placeholder(inner)) {
             found.push((i, &run[i..i + end + 2]));
         }
@@ -424,12 +659,16 @@ fn placeholders(run: &str, strictness: Strictness) -> Vec<(usize, &str)> {
 /// task markers `[P]`, `[US1]`, or IDs such as `[FR-001]`.
 fn is_bracket_placeholder(inner: &str) -> bool {
     let inner = inner.trim();
-    if inner.starts_with("NEEDS CLARIFICATION:") || inner.contains("###") {
+    if is_question(inner) || inner.contains("###") {
         return true;
     }
     // "No [NEEDS CLARIFICATION] markers remain" mentions the marker; it is not one.
     if inner == "NEEDS CLARIFICATION" {
         return false;
+    }
+    // The plan template's "[e.g., Python 3.11 or NEEDS CLARIFICATION]": never filled in.
+    if inner.contains("NEEDS CLARIFICATION") {
+        return true;
     }
     let letters = inner.chars().filter(|c| c.is_alphabetic()).count();
     let all_caps = inner
@@ -443,17 +682,38 @@ fn is_bracket_placeholder(inner: &str) -> bool {
     all_caps && letters >= 2 && !is_id
 }
 
-fn placeholder_message(token: &str) -> String {
+/// The open-question marker, as spec-kit writes it and as teams translate it.
+const QUESTION_MARKERS: [&str; 4] = [
+    "NEEDS CLARIFICATION:",
+    "PRECISA DE ESCLARECIMENTO:",
+    "PRECISA ESCLARECIMENTO:",
+    "NECESITA ACLARACIÓN:",
+];
+
+fn is_question(inner: &str) -> bool {
+    let inner = inner.trim_start();
+    QUESTION_MARKERS.iter().any(|m| inner.starts_with(m))
+}
+
+fn placeholder_finding(line: usize, token: &str) -> Finding {
     let shown: String = token.chars().take(80).collect();
     let shown = if shown.len() < token.len() {
         format!("{shown}…")
     } else {
         shown
     };
-    if token.starts_with("[NEEDS CLARIFICATION") {
-        format!("open question {shown}: answer it in the text and remove the marker")
+    if is_question(&token[1..]) {
+        Finding::new(
+            line,
+            FindingKind::OpenQuestion,
+            format!("open question {shown}: answer it in the text and remove the marker"),
+        )
     } else {
-        format!("unresolved placeholder {shown}: replace it with the real content")
+        Finding::new(
+            line,
+            FindingKind::Placeholder,
+            format!("unresolved placeholder {shown}: replace it with the real content"),
+        )
     }
 }
 
@@ -475,14 +735,14 @@ mod tests {
 
     #[test]
     fn complete_spec_has_no_findings() {
-        let text = "# Spec: Login\n\n## Scenarios *(mandatory)*\n\nA user logs in.\n";
+        let text = "# Spec: Login\n\n## Scenarios *(mandatory)*\n\nA user logs in.\n\n## Requirements\n\n- FR-001: log in\n";
         assert!(analyse(ArtifactKind::Spec, text.as_bytes()).is_complete());
     }
 
     #[test]
     fn gate_placeholders_are_found_at_their_line() {
         let text = "# Spec\n\nIntro.\n\nThe user {{does what}} today.\n";
-        let f = findings(ArtifactKind::Spec, text);
+        let f = findings(ArtifactKind::Plan, text);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].0, 5);
         assert!(f[0].1.contains("{{does what}}"), "{f:?}");
@@ -492,10 +752,11 @@ mod tests {
     fn spec_kit_markers_are_placeholders() {
         let text = "# Feature Specification: [FEATURE NAME]\n\n**Branch**: `[###-x]` [###-feature-name]\n\n\
                     Input: $ARGUMENTS\n\n- FR-001: must auth via [NEEDS CLARIFICATION: which method?]\n\nDate: [DATE]\n";
-        assert_eq!(lines(ArtifactKind::Spec, text), vec![1, 3, 3, 5, 7, 9]);
-        let f = findings(ArtifactKind::Spec, text);
+        // The open question first: it is the one a reviewer reads first.
+        assert_eq!(lines(ArtifactKind::Plan, text), vec![7, 1, 3, 3, 5, 9]);
+        let f = findings(ArtifactKind::Plan, text);
         assert!(
-            f[4].1
+            f[0].1
                 .starts_with("open question [NEEDS CLARIFICATION: which method?]")
         );
     }
@@ -516,7 +777,7 @@ mod tests {
     #[test]
     fn empty_mandatory_section_is_reported() {
         let text = "# Spec\n\n## Requirements *(mandatory)*\n\n<!-- fill -->\n\n## Other\n\ntext\n";
-        let f = findings(ArtifactKind::Spec, text);
+        let f = findings(ArtifactKind::Plan, text);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].0, 3);
         assert!(f[0].1.contains("\"Requirements\""));
@@ -525,14 +786,14 @@ mod tests {
     #[test]
     fn mandatory_section_body_includes_subsections() {
         let text = "## Scenarios *(mandatory)*\n\n### Story 1\n\nGiven a user.\n";
-        assert_eq!(findings(ArtifactKind::Spec, text), vec![]);
+        assert_eq!(findings(ArtifactKind::Plan, text), vec![]);
     }
 
     #[test]
     fn gate_checklist_must_be_fully_checked() {
         let text = "## Review\n\n*GATE: all checked before planning*\n\n- [x] one\n- [ ] two\n\n\
                     ### Sub\n\n- [ ] three\n\n## Progress\n\n- [ ] not a gate\n";
-        assert_eq!(lines(ArtifactKind::Spec, text), vec![6, 10]);
+        assert_eq!(lines(ArtifactKind::Plan, text), vec![6, 10]);
     }
 
     #[test]
@@ -554,7 +815,9 @@ mod tests {
         assert_eq!(task_id("T001 x"), Some("T001".into()));
         assert_eq!(task_id("T0123: x"), Some("T0123".into()));
         assert_eq!(task_id("T01 x"), None);
-        assert_eq!(task_id("T001x"), None);
+        assert_eq!(task_id("T001x"), Some("T001x".into()));
+        assert_eq!(task_id("T048A: x"), Some("T048A".into()));
+        assert_eq!(task_id("T001xy"), None);
         assert_eq!(task_id("Test"), None);
     }
 
@@ -569,6 +832,12 @@ mod tests {
         ] {
             assert!(is_bracket_placeholder(yes), "{yes}");
         }
+        assert!(is_bracket_placeholder(
+            "e.g., Python 3.11, Rust 1.75 or NEEDS CLARIFICATION"
+        ));
+        assert!(is_bracket_placeholder(
+            "PRECISA DE ESCLARECIMENTO: qual limite?"
+        ));
         for no in [
             "P",
             "US1",
@@ -608,5 +877,54 @@ mod tests {
         ] {
             analyse(ArtifactKind::Tasks, odd.as_bytes());
         }
+    }
+
+    #[test]
+    fn template_guidance_quotes_the_marker_without_asking_it() {
+        let text = "# Feature Specification: X\n\n## ⚡ Quick Guidelines\n\n### For AI Generation\n\n\
+                    1. **Mark all ambiguities**: Use [NEEDS CLARIFICATION: specific question] for any assumption\n\n\
+                    ## User Scenarios & Testing *(mandatory)*\n\nA user.\n\n## Requirements *(mandatory)*\n\n\
+                    - FR-001: sort by [NEEDS CLARIFICATION: which order?]\n";
+        assert_eq!(lines(ArtifactKind::Spec, text), vec![15]);
+    }
+
+    #[test]
+    fn mentions_of_task_ids_are_references_not_duplicates() {
+        let text = "# Tasks\n\n- [ ] T001 Setup\n- [x] T002 Core\n- [ ] T048A Later insert\n\n\
+                    ## Dependencies\n\n- T002 and T001 can run in parallel\n- **T002** is the core task\n\
+                    - T002 blocks T048A, T015\n";
+        let a = analyse(ArtifactKind::Tasks, text.as_bytes());
+        assert_eq!(a.tasks, TaskCount { done: 1, total: 3 });
+        let got: Vec<(usize, FindingKind)> = a.findings.iter().map(|f| (f.line, f.kind)).collect();
+        assert_eq!(got, [(11, FindingKind::UnknownTaskReference)]);
+        assert!(
+            a.findings[0].message.starts_with("T015 "),
+            "{:?}",
+            a.findings
+        );
+    }
+
+    #[test]
+    fn a_spec_without_the_mandatory_sections_is_incomplete() {
+        let pointer = "# Feature Specification: Billing\n\nThe spec for this feature lives in\n\
+                       docs/billing/overview.md.\n\nSee there.\n";
+        let f = findings(ArtifactKind::Spec, pointer);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f[0].1.contains("User Scenarios"), "{f:?}");
+        let pt = "# Especificação: Carrinho\n\n## Cenários de Usuário e Testes *(obrigatório)*\n\n\
+                  Um cliente.\n\n## Requisitos *(obrigatório)*\n\n";
+        assert_eq!(lines(ArtifactKind::Spec, pt), vec![7]);
+    }
+
+    #[test]
+    fn known_checklists_gate_without_their_gate_line_and_completion_ones_say_so() {
+        let text = "# Spec\n\n## Review & Acceptance Checklist\n\n- [ ] No implementation details\n\n\
+                    ## Execution Status\n\n*Updated by main() during processing*\n\n- [ ] User description parsed\n";
+        assert_eq!(lines(ArtifactKind::Plan, text), vec![5]);
+        let done = "# Tasks\n\n- [ ] T001 a\n\n## Done\n\n*GATE: Checked before marking complete*\n\n- [ ] All tests pass\n";
+        let a = analyse(ArtifactKind::Tasks, done.as_bytes());
+        assert!(a.is_complete(), "{:?}", a.findings);
+        assert_eq!(a.deferred.len(), 1);
+        assert_eq!(a.deferred[0].line, 9);
     }
 }

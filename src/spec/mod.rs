@@ -1,8 +1,11 @@
 //! Spec-kit artifacts: what a feature's spec, plan and tasks are, where they live, and when
 //! they are complete.
 
+pub mod checklists;
 pub mod feature;
+pub mod gates;
 pub mod markdown;
+pub mod task_ids;
 pub mod tasks;
 pub mod templates;
 

@@ -1,10 +1,16 @@
 //! The tasks of a `tasks.md` as data, and the "checked but never done" judgement of
 //! `gate verify`. Pure: text in, tasks out; what changed on the branch comes from the caller.
 //!
-//! A task is what the completeness checker in [`super::markdown`] counts: a list item whose
-//! first text is an ID `T###` (three digits or more), done when its box is `[x]` or `[X]`.
-//! Progress itself is the checker's [`super::markdown::TaskCount`]; this pass adds each
-//! task's line, ID and the repository paths it names. Code blocks are skipped as there.
+//! A task is what the completeness checker in [`super::markdown`] counts: an item that
+//! defines an ID `T###` (three digits or more, `T048A` too) in the task-list form the file
+//! uses (see [`super::task_ids`]), done when its box is `[x]` or `[X]`. Progress itself is
+//! the checker's [`super::markdown::TaskCount`]; this pass adds each task's line, ID and the
+//! repository paths it names. Code blocks are skipped as there.
+//!
+//! A path a task only reads ("per the contract in specs/001-x/contracts/api.md", "`.qa/`
+//! exists", "Run tests/e2e/") is not one it promises to change; a bare file name
+//! (`CHANGELOG.md`) is matched by name anywhere on the branch, and is a lie when nothing of
+//! that name changed, whether or not the file exists.
 
 use std::collections::BTreeSet;
 
@@ -28,9 +34,14 @@ pub struct Task {
 pub struct NamedPath {
     /// As written, without surrounding punctuation or a leading `./`.
     pub path: String,
-    /// `src/auth.rs`, `tests/` and `src/a/b.rs` are certainly paths. `read/write` or
-    /// `Node.js` may be prose: such a token counts only if it exists in the repository.
+    /// `src/auth.rs`, `tests/`, `src/a/b.rs` and `CHANGELOG.md` are certainly paths.
+    /// `read/write` or `Node.js` may be prose: such a token counts only if it exists in the
+    /// repository.
     pub certain: bool,
+    /// A file name without a directory: any changed path of that name counts.
+    pub bare: bool,
+    /// Named as something the task reads, not changes.
+    pub read_only: bool,
 }
 
 /// A checked task whose named path has no change on the branch.
@@ -63,6 +74,12 @@ pub fn parse(text: &str) -> Vec<Task> {
             }
             _ if code_depth > 0 => {}
             Event::Start(Tag::Item) => items.push(Item::new(line_of(range.start))),
+            Event::Start(Tag::Heading { .. }) => items.push(Item::heading(line_of(range.start))),
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(task) = items.pop().and_then(Item::into_task) {
+                    tasks.push(task);
+                }
+            }
             Event::End(TagEnd::Item) => {
                 if let Some(task) = items.pop().and_then(Item::into_task) {
                     tasks.push(task);
@@ -71,6 +88,7 @@ pub fn parse(text: &str) -> Vec<Task> {
             Event::TaskListMarker(checked) => {
                 if let Some(item) = items.last_mut() {
                     item.checked = checked;
+                    item.checkbox = true;
                 }
             }
             Event::Text(t) => push(&mut items, &t, false),
@@ -93,14 +111,40 @@ pub fn parse(text: &str) -> Vec<Task> {
             _ => {}
         }
     }
-    tasks.sort_by_key(|t| t.line);
+    tasks.sort_by_key(|(t, _)| t.line);
+    defined(tasks)
+}
+
+/// The tasks that define IDs, in the file's task-list form (as [`super::task_ids`] counts).
+fn defined(tasks: Vec<(Task, Form)>) -> Vec<Task> {
+    let has = |form: Form| tasks.iter().any(|(_, f)| *f == form);
+    let wanted = if has(Form::Checkbox) {
+        Form::Checkbox
+    } else if has(Form::Plain) {
+        Form::Plain
+    } else {
+        Form::Heading
+    };
     tasks
+        .into_iter()
+        .filter(|(_, f)| *f == wanted)
+        .map(|(t, _)| t)
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Checkbox,
+    Plain,
+    Heading,
 }
 
 /// A list item being read.
 struct Item {
     line: usize,
     checked: bool,
+    checkbox: bool,
+    heading: bool,
     /// The first piece of text decides whether it is a task (inline code never starts one).
     first: Option<(String, bool)>,
     text: String,
@@ -111,23 +155,38 @@ impl Item {
         Item {
             line,
             checked: false,
+            checkbox: false,
+            heading: false,
             first: None,
             text: String::new(),
         }
     }
 
-    fn into_task(self) -> Option<Task> {
+    fn heading(line: usize) -> Item {
+        Item {
+            heading: true,
+            ..Item::new(line)
+        }
+    }
+
+    fn into_task(self) -> Option<(Task, Form)> {
         let (first, is_code) = self.first?;
         let id = super::markdown::task_id(&first).filter(|_| !is_code)?;
         let text = self.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let paths = named_paths(&text);
-        Some(Task {
+        let form = match (self.heading, self.checkbox) {
+            (true, _) => Form::Heading,
+            (false, true) => Form::Checkbox,
+            (false, false) => Form::Plain,
+        };
+        let task = Task {
             line: self.line,
             id,
             checked: self.checked,
             text,
             paths,
-        })
+        };
+        Some((task, form))
     }
 }
 
@@ -150,11 +209,127 @@ fn push_markup(items: &mut [Item], text: &str) {
 
 /// The repository paths a task's text names, each once, in order.
 pub fn named_paths(text: &str) -> Vec<NamedPath> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let reads_only = leading_verb(&tokens).is_some_and(|v| READ_VERBS.contains(&v.as_str()));
     let mut seen = BTreeSet::new();
-    text.split_whitespace()
-        .filter_map(as_path)
-        .filter(|p| seen.insert(p.path.clone()))
-        .collect()
+    let mut out = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Some(mut named) = as_path(token) else {
+            continue;
+        };
+        named.read_only = reads_only || is_read(&tokens, i);
+        if seen.insert(named.path.clone()) {
+            out.push(named);
+        }
+    }
+    out
+}
+
+/// Words before a path that make it something read: "per the contract in X", "see X".
+const READ_WORDS: [&str; 20] = [
+    "per",
+    "see",
+    "from",
+    "following",
+    "follows",
+    "according",
+    "against",
+    "using",
+    "consult",
+    "consulting",
+    "reference",
+    "referencing",
+    "referenced",
+    "described",
+    "defined",
+    "documented",
+    "specified",
+    "matching",
+    "conforms",
+    "cf",
+];
+
+/// Task verbs that change nothing they name: "Run quickstart.md", "Verify tests/ pass".
+const READ_VERBS: [&str; 14] = [
+    "run",
+    "execute",
+    "verify",
+    "validate",
+    "check",
+    "review",
+    "confirm",
+    "read",
+    "inspect",
+    "audit",
+    "measure",
+    "benchmark",
+    "manually",
+    "smoke-test",
+];
+
+/// Words that start a new thing the task changes: a read word before them does not reach on.
+const WRITE_VERBS: [&str; 16] = [
+    "create",
+    "add",
+    "write",
+    "implement",
+    "update",
+    "modify",
+    "edit",
+    "change",
+    "move",
+    "rename",
+    "delete",
+    "remove",
+    "generate",
+    "extend",
+    "refactor",
+    "fix",
+];
+
+fn bare_word(token: &str) -> String {
+    token
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+        .to_lowercase()
+}
+
+/// Whether the path at `tokens[i]` is named as read: a read word up to four words before it
+/// (not past another path, a comma or a write verb), or "exists" right after it.
+fn is_read(tokens: &[&str], i: usize) -> bool {
+    if tokens
+        .get(i + 1)
+        .is_some_and(|t| matches!(bare_word(t).as_str(), "exists" | "exist" | "present"))
+    {
+        return true;
+    }
+    for j in (i.saturating_sub(4)..i).rev() {
+        let word = bare_word(tokens[j]);
+        if READ_WORDS.contains(&word.as_str()) {
+            return true;
+        }
+        if WRITE_VERBS.contains(&word.as_str())
+            || as_path(tokens[j]).is_some()
+            || tokens[j].ends_with([',', ';', '.'])
+        {
+            return false;
+        }
+    }
+    false
+}
+
+/// The task's first word after its ID and markers (`[P]`, `[US1]`, `T001:`), lowercase.
+fn leading_verb(tokens: &[&str]) -> Option<String> {
+    tokens
+        .iter()
+        .find(|t| {
+            let t = t.trim_matches(|c: char| "*_`:".contains(c));
+            !(t.is_empty()
+                || t.starts_with('[')
+                || super::task_ids::id_at(t).is_some()
+                || t == "-"
+                || t == "—")
+        })
+        .map(|t| bare_word(t))
 }
 
 /// A token as a path: URLs, absolute paths, globs and `..` are not repository paths.
@@ -183,13 +358,29 @@ fn as_path(token: &str) -> Option<NamedPath> {
         (true, None) => t.ends_with('/'),
         // `e.g`, `i.e`: one letter on each side of the dot is prose.
         (false, Some(ext)) if last.len() == 3 && ext.len() == 1 => return None,
-        (false, Some(_)) => false,
+        (false, Some(ext)) => is_file_name(last, ext),
         (false, None) => return None,
     };
     Some(NamedPath {
         path: t.to_owned(),
         certain,
+        bare: !slash,
+        read_only: false,
     })
+}
+
+/// A bare name that is a file, not prose: a source, config or document extension, and not a
+/// framework's name (`Node.js`, `Vue.js`: a capitalised word before `.js`).
+fn is_file_name(name: &str, ext: &str) -> bool {
+    const FILES: [&str; 40] = [
+        "rs", "py", "md", "toml", "json", "yaml", "yml", "ts", "tsx", "js", "jsx", "mjs", "cjs",
+        "go", "java", "kt", "swift", "rb", "php", "c", "h", "cc", "cpp", "hpp", "cs", "sh", "sql",
+        "html", "css", "scss", "vue", "svelte", "txt", "lock", "xml", "gradle", "proto", "graphql",
+        "ini", "cfg",
+    ];
+    let ext = ext.to_ascii_lowercase();
+    let framework = ext == "js" && name.starts_with(|c: char| c.is_ascii_uppercase());
+    (FILES.contains(&ext.as_str()) || name.starts_with('.')) && !framework
 }
 
 /// `src/a.rs:42` and `src/a.rs:42:7` name `src/a.rs`.
@@ -222,9 +413,16 @@ fn extension(name: &str) -> Option<&str> {
 pub fn lies(tasks: &[Task], changed: &BTreeSet<String>, exists: impl Fn(&str) -> bool) -> Vec<Lie> {
     let mut out = Vec::new();
     for task in tasks.iter().filter(|t| t.checked) {
-        for named in &task.paths {
+        for named in task.paths.iter().filter(|p| !p.read_only) {
             let path = named.path.trim_end_matches('/');
-            if (named.certain || exists(path)) && !is_changed(changed, path) {
+            let unchanged = if named.bare && named.certain {
+                !changed
+                    .iter()
+                    .any(|c| c == path || c.rsplit('/').next() == Some(path))
+            } else {
+                !is_changed(changed, path)
+            };
+            if (named.certain || exists(path)) && unchanged {
                 out.push(Lie {
                     line: task.line,
                     id: task.id.clone(),
@@ -318,8 +516,8 @@ mod tests {
         assert_eq!(
             paths("Update README.md, .gitignore, read/write and Node.js"),
             vec![
-                p("README.md", false),
-                p(".gitignore", false),
+                p("README.md", true),
+                p(".gitignore", true),
                 p("read/write", false),
                 p("Node.js", false)
             ]
@@ -359,5 +557,49 @@ mod tests {
         assert!(is_changed(&changed, "src/a.rs"));
         assert!(!is_changed(&changed, "src/a"));
         assert!(is_changed(&changed, "src"));
+    }
+
+    #[test]
+    fn paths_a_task_only_reads_are_not_promised_changes() {
+        let tasks = parse(
+            "- [x] T001 Implement the API in src/api.rs per the contract in specs/001-x/contracts/api.md\n\
+             - [x] T002 Check that `.qa/` exists\n\
+             - [x] T003 [P] Run tests/e2e/ against the staging build\n\
+             - [x] T004 Create src/b.rs from src/template.rs, update src/c.rs\n",
+        );
+        let changed: BTreeSet<String> = ["src/api.rs", "src/b.rs"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let got: Vec<(usize, String)> = lies(&tasks, &changed, |_| false)
+            .into_iter()
+            .map(|l| (l.line, l.path))
+            .collect();
+        assert_eq!(got, vec![(4, "src/c.rs".into())]);
+    }
+
+    #[test]
+    fn a_bare_file_name_must_have_changed_somewhere() {
+        let tasks = parse(
+            "- [x] T001 Write CHANGELOG.md\n- [x] T002 Update user_service.py\n- [x] T003 Port to Node.js\n",
+        );
+        let changed: BTreeSet<String> = ["src/services/user_service.py"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let got: Vec<String> = lies(&tasks, &changed, |_| false)
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        assert_eq!(got, vec!["CHANGELOG.md".to_string()]);
+    }
+
+    #[test]
+    fn letter_suffixed_and_mentioned_ids() {
+        let tasks = parse(
+            "- [x] T048 a\n- [x] T048A b in src/b.rs\n- [ ] T020a c\n\n## Notes\n\n- T048 and T048A can run in parallel\n",
+        );
+        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T048", "T048A", "T020a"]);
     }
 }

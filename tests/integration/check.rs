@@ -487,11 +487,11 @@ fn multi_line_paragraph_markers_are_reported_at_their_own_line() {
 }
 
 #[test]
-fn two_directories_sharing_a_number_is_a_usage_error_naming_both() {
+fn two_directories_sharing_a_number_are_an_error_only_for_a_name_matching_neither() {
     let env = TestEnv::new();
     env.write("specs/003-a/spec.md", "# a\n");
     env.write("specs/003-b/spec.md", "# b\n");
-    env.git(&["switch", "-q", "-c", "feature/003-a"]);
+    env.git(&["switch", "-q", "-c", "feature/003-c"]);
     let out = env.gate(&["check"]);
     assert_exit(&out, 2);
     let err = stderr(&out);
@@ -500,11 +500,29 @@ fn two_directories_sharing_a_number_is_a_usage_error_naming_both() {
         &err,
         &["share the number 003", "003-a", "003-b", "renumber"],
     );
-    // Same with --feature and --json: an error, not a guess.
-    assert_exit(&env.gate(&["check", "--feature", "003-b"]), 2);
+    // Same with a bare number and --json: an error, not a guess.
+    assert_exit(&env.gate(&["check", "--feature", "003"]), 2);
     let out = env.gate(&["check", "--json"]);
     assert_exit(&out, 2);
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}
+
+/// Regression: specs/007-mock-auth beside specs/007-simple-ui-pages made both uncheckable,
+/// even on the branch named exactly like one of them.
+#[test]
+fn shared_number_resolves_to_the_directory_the_branch_names_exactly() {
+    let env = TestEnv::new();
+    env.write("specs/007-mock-auth/spec.md", "# a\n");
+    env.write("specs/007-simple-ui-pages/spec.md", "# b\n");
+    env.git(&["switch", "-q", "-c", "007-simple-ui-pages"]);
+    let (code, doc) = check_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        doc.get("feature").get("dir").str(),
+        Some("specs/007-simple-ui-pages")
+    );
+    let (_, doc) = check_json(&env, &["--feature", "007-mock-auth"]);
+    assert_eq!(doc.get("feature").get("dir").str(), Some("specs/007-mock-auth"));
 }
 
 #[test]
@@ -746,7 +764,8 @@ fn markers_in_crlf_files_tables_headings_and_across_lines_are_found_at_their_lin
     env.write(
         spec,
         "# Spec\r\n\r\nline three\r\n\r\nx [NEEDS CLARIFICATION: a]\r\n| a | b |\r\n|---|---|\r\n| 1 | [DATE] |\r\n\r\n\
-         ## Head [NEEDS CLARIFICATION: h]\r\n\r\nsome *[NEEDS\r\nCLARIFICATION: split]* here\r\n",
+         ## Head [NEEDS CLARIFICATION: h]\r\n\r\nsome *[NEEDS\r\nCLARIFICATION: split]* here\r\n\r\n\
+         ## User Scenarios\r\n\r\nA user.\r\n\r\n## Requirements\r\n\r\n- FR-001: x\r\n",
     );
     let out = env.gate(&["check", "--feature", "001-x"]);
     assert_exit(&out, 1);

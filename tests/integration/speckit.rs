@@ -228,7 +228,7 @@ fn spec_kit_tasks_need_ids_and_unique_ones() {
     assert_contains(
         &stdout(&out),
         &[&format!(
-            "{TASKS}:{t5}: duplicate task ID T004 (first used at line {})",
+            "{TASKS}:{t5}: duplicate task ID T004 (first defined at line {})",
             t5 - 1
         )],
     );
