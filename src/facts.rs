@@ -6,10 +6,10 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::repo::{Repo, RepoError};
-use crate::rules::{ArtifactFacts, Facts, FeatureFacts, Question};
+use crate::rules::{ArtifactFacts, Code, Facts, FeatureFacts, Question, Subject, Violation};
 use crate::spec::ArtifactKind;
 use crate::spec::feature::{self, Feature, FeatureError, Origin};
-use crate::spec::markdown::{self, Analysis};
+use crate::spec::markdown::{self, Analysis, Finding, FindingKind};
 
 /// How far back the history-order check looks on the first-parent line.
 const HISTORY_LIMIT: usize = 10_000;
@@ -61,6 +61,16 @@ pub fn resolve_feature(
         };
         return Ok(Some((found, Origin::Argument(arg.clone()))));
     }
+    // The branch outranks a pointer: spec-kit's pointers go stale (nothing moves them when a
+    // feature is finished), and a stale one must not let another feature's complete spec open
+    // this branch's gate. A pointer that disagrees is reported by [`pointer_finding`].
+    let prefix = &config.branches.feature_prefix;
+    if let Some(name) = branch.and_then(|b| feature::of_branch_with(b, prefix)) {
+        return Ok(Some((
+            named(name)?,
+            Origin::Branch(branch.unwrap_or_default().into()),
+        )));
+    }
     if let Some(dir) = hint.env_directory.as_deref().filter(|d| !d.is_empty()) {
         return Ok(Some((
             named(last_component(dir))?,
@@ -73,14 +83,79 @@ pub fn resolve_feature(
             Origin::SpecifyJson(dir),
         )));
     }
-    let prefix = &config.branches.feature_prefix;
-    match branch.and_then(|b| feature::of_branch_with(b, prefix)) {
-        Some(name) => Ok(Some((
-            named(name)?,
-            Origin::Branch(branch.unwrap_or_default().into()),
-        ))),
-        None => Ok(None),
+    Ok(None)
+}
+
+/// A feature pointer (`SPECIFY_FEATURE_DIRECTORY`, `.specify/feature.json` in the working tree
+/// at `root`) naming another feature than the branch does: a finding for `gate check`, never
+/// an override.
+pub fn pointer_finding(
+    root: &Path,
+    config: &Config,
+    hint: &FeatureHint,
+    branch: Option<&str>,
+) -> Option<Violation> {
+    if hint.argument.is_some() {
+        return None;
     }
+    let branch = branch?;
+    let name = feature::of_branch_with(branch, &config.branches.feature_prefix)?;
+    let pointers = [
+        hint.env_directory
+            .clone()
+            .filter(|d| !d.is_empty())
+            .map(|d| ("SPECIFY_FEATURE_DIRECTORY", d)),
+        specify_json_directory(root).map(|d| (".specify/feature.json", d)),
+    ];
+    let (source, dir) = pointers
+        .into_iter()
+        .flatten()
+        .find(|(_, dir)| last_component(dir) != name)?;
+    let fix = if source == "SPECIFY_FEATURE_DIRECTORY" {
+        "unset SPECIFY_FEATURE_DIRECTORY (or point it at this branch's feature)".to_owned()
+    } else {
+        format!(
+            "point .specify/feature.json at {}/{name} or delete it (gate specify keeps it in step)",
+            config.spec.dir
+        )
+    };
+    Some(Violation {
+        code: Code::ImplementationGate,
+        subject: Subject::Branch,
+        message: format!(
+            "{source} points at {dir}, but branch {branch} is feature {name}: the branch decides, the pointer is stale"
+        ),
+        fix,
+        paths: Vec::new(),
+        findings: Vec::new(),
+    })
+}
+
+/// Moves `.specify/feature.json` to `feature_dir` when the file exists (spec-kit's pointer
+/// kept in step by `gate specify`); a missing file stays missing.
+pub fn update_pointer(root: &Path, feature_dir: &str) -> std::io::Result<bool> {
+    let path = root.join(".specify/feature.json");
+    if !crate::confine::is_regular(&path)? {
+        return Ok(false);
+    }
+    crate::confine::check_inside(root, &path).map_err(std::io::Error::other)?;
+    let mut value: serde_json::Value = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    let key = POINTER_KEYS
+        .iter()
+        .find(|k| value.get(**k).is_some_and(serde_json::Value::is_string))
+        .copied()
+        .unwrap_or(POINTER_KEYS[0]);
+    value[key] = serde_json::Value::String(feature_dir.to_owned());
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
+    text.push('\n');
+    let tmp = path.with_file_name("feature.json.gate-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(true)
 }
 
 /// Facts for `question`, with the feature resolved from `hint` or the branch.
@@ -105,6 +180,64 @@ pub fn gather(
         question,
     };
     Ok((facts, origin))
+}
+
+/// [`gather`] for a commit: the artifacts are read as staged in `index_file` (git's
+/// `GIT_INDEX_FILE`, else the repository's index), which is what the commit will hold; the
+/// working-tree copies may say anything.
+pub fn gather_staged(
+    repo: &Repo,
+    config: &Config,
+    hint: &FeatureHint,
+    question: Question,
+    index_file: Option<&Path>,
+) -> Result<(Facts, Option<Origin>), FactsError> {
+    let head = repo.head()?;
+    let resolved = resolve_feature(repo, config, hint, head.branch())?;
+    let (feature, origin) = match resolved {
+        Some((f, o)) => (Some(staged_feature_facts(repo, f, index_file)?), Some(o)),
+        None => (None, None),
+    };
+    let facts = Facts {
+        head,
+        operation: repo.operation(),
+        feature,
+        question,
+    };
+    Ok((facts, origin))
+}
+
+/// The three artifacts of `feature` as staged. A conflicted artifact is incomplete.
+fn staged_feature_facts(
+    repo: &Repo,
+    feature: Feature,
+    index_file: Option<&Path>,
+) -> Result<FeatureFacts, FactsError> {
+    let index = repo.open_index(index_file)?;
+    let artifacts = ArtifactKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let path = format!("{}/{}", feature.dir, kind.file_name());
+            let analysis = match repo.staged_blob(&index, &path) {
+                Ok(bytes) => bytes.map(|b| markdown::analyse(kind, &b)),
+                Err(()) => Some(Analysis {
+                    findings: vec![Finding::new(
+                        1,
+                        FindingKind::Unreadable,
+                        "conflicted in the index; resolve it and `git add` it",
+                    )],
+                    ..Analysis::default()
+                }),
+            };
+            ArtifactFacts {
+                kind,
+                analysis,
+                path,
+                first_commit: None,
+            }
+        })
+        .collect();
+    Ok(FeatureFacts { feature, artifacts })
 }
 
 /// Reads and checks the three artifacts of `feature`. When its directory is not in this
@@ -262,18 +395,26 @@ fn last_component(path: &str) -> &str {
         .unwrap_or(path)
 }
 
+/// The keys spec-kit versions have used for the feature directory.
+const POINTER_KEYS: [&str; 4] = [
+    "feature_directory",
+    "featureDirectory",
+    "feature_dir",
+    "directory",
+];
+
 /// spec-kit records the active feature in `.specify/feature.json`.
 fn specify_json_directory(root: &Path) -> Option<String> {
     let path = root.join(".specify/feature.json");
     crate::confine::is_regular(&path).ok().filter(|&f| f)?;
     let bytes = std::fs::read(path).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    [
-        "feature_directory",
-        "featureDirectory",
-        "feature_dir",
-        "directory",
-    ]
-    .iter()
-    .find_map(|k| value.get(k)?.as_str().map(str::to_owned))
+    pointer_in_json(&bytes)
+}
+
+/// The feature directory a `.specify/feature.json` names.
+pub fn pointer_in_json(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    POINTER_KEYS
+        .iter()
+        .find_map(|k| value.get(k)?.as_str().map(str::to_owned))
 }

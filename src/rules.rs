@@ -187,11 +187,9 @@ impl<'c> Rules<'c> {
             return Vec::new();
         }
         let mut out = Vec::new();
-        // Merging is how finished features land on a protected branch; conflicts resolved by
-        // hand end in such a commit. Everything else there is refused.
-        if facts.operation != Operation::Merge {
-            out.extend(self.branch_violation(facts, staged));
-        }
+        // A merge in progress exempts nothing here: whether concluding it lands a finished
+        // feature is a question about content (`judge::merge_landing`), which the hook asks.
+        out.extend(self.branch_violation(facts, staged));
         let implementation: Vec<String> = staged
             .iter()
             .filter(|p| self.is_implementation(p))
@@ -625,14 +623,18 @@ mod tests {
     }
 
     #[test]
-    fn commits_on_protected_branches_are_refused_except_merges() {
+    fn commits_on_protected_branches_are_refused_even_during_a_merge() {
         let mut f = facts(Head::Branch("main".into()), None, commit(&["README.md"]));
         assert_eq!(
             codes(&eval(&f)),
             vec![(Code::FeatureBranch, Subject::Branch)]
         );
         f.operation = Operation::Merge;
-        assert_eq!(eval(&f), vec![]);
+        assert_eq!(
+            codes(&eval(&f)),
+            vec![(Code::FeatureBranch, Subject::Branch)],
+            "a merge in progress must not exempt main"
+        );
         let root = facts(
             Head::Unborn("main".into()),
             None,
