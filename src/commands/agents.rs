@@ -1,88 +1,182 @@
-//! `gate agents`: the panes gate treats as this project's agents, and why.
+//! `gate agents`: the agents gate knows (name, role, worktree, and why each is one), and
+//! `gate agents mark` / `unmark` to tell gate who works in a pane.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gate::tmux::{Pane, Tmux, TmuxError, agents_in, own_pane};
+use gate::agents::{self, Discovery, Why};
+use gate::config::Config;
+use gate::tmux::{Tmux, TmuxError};
 use serde::Serialize;
 
+use crate::exit::Refused;
 use crate::project::Project;
 use crate::ui::Ui;
 
-/// List the tmux panes gate treats as this project's agents (where nudges go), and why
+/// List the agents of this repository's worktrees: where nudges go, and why
 ///
-/// With agent.target set in .gate.toml, that pane; with "auto" (the default), every pane whose
-/// current directory is inside this repository, except the pane gate itself runs in.
-/// GATE_TMUX_SOCKET names another tmux server (a socket name, or a path).
+/// A pane is an agent when gate knows it: marked with `gate agents mark`, running a known agent
+/// CLI (agent.clis in .gate.toml: claude, codex, gemini, aider), or named by agent.target.
+/// A plain shell is never an agent, whatever its directory. Each agent belongs to the worktree
+/// it works in, and hears only about that worktree. GATE_TMUX_SOCKET names another tmux server.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
-    /// Print the list as JSON: root, mode, agents (pane, target, window, command, path, pid, why)
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    /// Print JSON: root, mode, worktrees, agents (pane, target, name, role, worktree, why, ...),
+    /// ignored (panes in the worktrees that are not agents, and why)
     #[arg(long)]
     pub json: bool,
+    /// Every agent on the tmux server, not only this repository's
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Mark a pane as an agent (kept by tmux as the pane option @gate-agent, so it survives
+    /// gate restarts and ends with the pane)
+    Mark {
+        /// The pane: session:window[.pane], a window name, or a pane id like %3
+        target: String,
+        /// Who works there, e.g. "eng-auth"
+        #[arg(long)]
+        name: String,
+        /// Their role, e.g. engineer, pm, orchestrator
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Remove the mark from a pane: it is an agent again only if it runs a known agent CLI
+    Unmark {
+        /// The pane: session:window[.pane], a window name, or a pane id like %3
+        target: String,
+    },
 }
 
 /// The `--json` document. Field names are a public interface: add, never rename.
 #[derive(Serialize)]
 struct Report<'a> {
-    root: &'a Path,
+    /// This worktree's root, when run inside a repository.
+    root: Option<&'a Path>,
     /// `configured` (agent.target) or `auto`.
     mode: &'static str,
-    agents: Vec<Agent<'a>>,
+    worktrees: &'a [PathBuf],
+    agents: Vec<AgentView<'a>>,
+    ignored: Vec<IgnoredView<'a>>,
     /// Why the list is empty when tmux could not be asked (no server, target missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
 
 #[derive(Serialize)]
-struct Agent<'a> {
+struct AgentView<'a> {
     pane: &'a str,
     target: String,
+    name: &'a str,
+    role: Option<&'a str>,
+    worktree: Option<&'a Path>,
     window: &'a str,
     command: &'a str,
     path: &'a Path,
     pid: u32,
-    /// `configured` or `cwd-inside-repo`.
+    /// `configured`, `marked` or `agent-cli`.
     why: &'static str,
+    /// In words, e.g. "runs claude".
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct IgnoredView<'a> {
+    pane: &'a str,
+    target: String,
+    command: &'a str,
+    worktree: &'a Path,
+    reason: &'a str,
 }
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let project = Project::open()?;
-    let root = std::fs::canonicalize(project.repo.root())
-        .unwrap_or_else(|_| project.repo.root().to_owned());
-    let target = project.config.agent.target.trim();
-    let configured = !target.eq_ignore_ascii_case("auto");
     let tmux = Tmux::from_env();
-    let (panes, why, note) = if configured {
-        match tmux.resolve(target) {
-            Ok(pane) => (vec![pane], "configured", None),
-            Err(e) => {
-                let note = format!("agent.target {target:?} in .gate.toml: {}", unavailable(e)?);
-                (vec![], "configured", Some(note))
-            }
+    match &args.action {
+        Some(Action::Mark { target, name, role }) => mark(ui, &tmux, target, name, role.as_deref()),
+        Some(Action::Unmark { target }) => {
+            let pane = tmux.resolve(target)?;
+            tmux.unmark(&pane)?;
+            ui.line(format!(
+                "{} {} ({}) is no longer marked as an agent",
+                ui.ok_mark(),
+                pane.target(),
+                pane.id
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
-    } else {
-        match tmux.panes() {
-            Ok(panes) => (auto(&panes, &root), "cwd-inside-repo", None),
-            Err(e) => (vec![], "cwd-inside-repo", Some(unavailable(e)?)),
+        None => list(args, ui, &tmux),
+    }
+}
+
+fn mark(
+    ui: &Ui,
+    tmux: &Tmux,
+    target: &str,
+    name: &str,
+    role: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let name = agents::valid_label(name).map_err(|e| Refused(format!("--name {e}")))?;
+    let role = role
+        .map(agents::valid_label)
+        .transpose()
+        .map_err(|e| Refused(format!("--role {e}")))?;
+    let pane = tmux.resolve(target)?;
+    tmux.mark(&pane, name, role)?;
+    let role_text = role.map(|r| format!(", role {r}")).unwrap_or_default();
+    ui.line(format!(
+        "{} {} ({}) is the agent {name}{role_text}; it works in {}",
+        ui.ok_mark(),
+        pane.target(),
+        pane.id,
+        pane.path.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
+    // Outside a repository: every agent on the server, none in a worktree.
+    let (root, config, worktrees) = match Project::open() {
+        Ok(p) => {
+            let root = std::fs::canonicalize(p.repo.root()).unwrap_or_else(|_| p.repo.root().to_owned());
+            let worktrees = agents::worktree_roots(p.repo.root());
+            (Some(root), p.config, worktrees)
         }
+        Err(_) => (None, Config::default(), Vec::new()),
     };
-    let agents: Vec<Agent> = panes
+    let configured = !config.agent.target.trim().eq_ignore_ascii_case("auto");
+    let (found, note) = match agents::discover(tmux, &config, &worktrees) {
+        Ok(found) => (found, None),
+        Err(e) => (Discovery::default(), Some(unavailable(e, &config)?)),
+    };
+    let everyone = args.all || root.is_none();
+    let shown: Vec<&agents::Agent> = found
+        .agents
         .iter()
-        .map(|p| Agent {
-            pane: &p.id,
-            target: p.target(),
-            window: &p.window_name,
-            command: &p.command,
-            path: &p.path,
-            pid: p.pid,
-            why,
-        })
+        .filter(|a| everyone || configured || a.worktree.is_some())
         .collect();
     if args.json {
         ui.json(&Report {
-            root: &root,
+            root: root.as_deref(),
             mode: if configured { "configured" } else { "auto" },
-            agents,
+            worktrees: &worktrees,
+            agents: shown.iter().map(|a| view(a)).collect(),
+            ignored: found
+                .ignored
+                .iter()
+                .map(|i| IgnoredView {
+                    pane: &i.pane.id,
+                    target: i.pane.target(),
+                    command: &i.pane.command,
+                    worktree: &i.worktree,
+                    reason: &i.reason,
+                })
+                .collect(),
             note,
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -90,50 +184,67 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     if let Some(note) = &note {
         ui.warn(note);
     }
-    if agents.is_empty() && note.is_none() {
+    if shown.is_empty() && note.is_none() {
         ui.line(ui.dim(format!(
-            "no agent panes: no tmux pane works inside {} (or set agent.target in .gate.toml)",
-            root.display()
+            "no agents{}: mark the pane an agent works in (gate agents mark TARGET --name NAME), \
+             or run a known agent CLI ({})",
+            if everyone { "" } else { " in this repository's worktrees" },
+            config.agent.clis.join(", ")
         )))?;
     }
-    let reason = match configured {
-        true => format!("configured (agent.target = {target:?})"),
-        false => "cwd inside repo".to_owned(),
-    };
-    for a in &agents {
+    for a in &shown {
+        let worktree = a
+            .worktree
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |w| w.display().to_string());
         ui.line(format!(
-            "{:<5} {:<20} {:<12} {}  {}",
-            a.pane,
-            format!("{} ({})", a.target, a.window),
-            a.command,
-            ui.dim(a.path.display()),
-            reason
+            "{:<5} {:<20} {:<16} {:<12} {}  {}",
+            a.pane.id,
+            format!("{} ({})", a.pane.target(), a.pane.window_name),
+            a.name,
+            a.role.as_deref().unwrap_or("-"),
+            ui.dim(worktree),
+            a.why.describe()
         ))?;
+    }
+    for i in &found.ignored {
+        ui.line(ui.dim(format!(
+            "{:<5} {:<20} not an agent: {}",
+            i.pane.id,
+            format!("{} ({})", i.pane.target(), i.pane.window_name),
+            i.reason
+        )))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The panes inside `root`, minus the one this process runs in.
-fn auto(panes: &[Pane], root: &Path) -> Vec<Pane> {
-    let own = panes.first().and_then(|p| {
-        own_pane(
-            std::env::var("TMUX").ok().as_deref(),
-            std::env::var("TMUX_PANE").ok().as_deref(),
-            &p.socket_path,
-        )
-    });
-    agents_in(panes, root, own.as_deref())
-        .into_iter()
-        .cloned()
-        .collect()
+fn view(a: &agents::Agent) -> AgentView<'_> {
+    AgentView {
+        pane: &a.pane.id,
+        target: a.pane.target(),
+        name: &a.name,
+        role: a.role.as_deref(),
+        worktree: a.worktree.as_deref(),
+        window: &a.pane.window_name,
+        command: &a.pane.command,
+        path: &a.pane.path,
+        pid: a.pane.pid,
+        why: a.why.kind(),
+        reason: match &a.why {
+            Why::Configured => format!("configured (agent.target = {:?})", a.pane.target()),
+            other => other.describe(),
+        },
+    }
 }
 
 /// A tmux answer that means "no agents" (said in a note), or a failure worth an error.
-fn unavailable(error: TmuxError) -> anyhow::Result<String> {
+fn unavailable(error: TmuxError, config: &Config) -> anyhow::Result<String> {
+    let target = config.agent.target.trim();
     match error {
-        TmuxError::NoServer { .. } | TmuxError::NoTarget { .. } | TmuxError::Ambiguous { .. } => {
-            Ok(error.to_string())
-        }
+        TmuxError::NoTarget { .. } | TmuxError::Ambiguous { .. } => Ok(format!(
+            "agent.target {target:?} in .gate.toml: {error}"
+        )),
+        TmuxError::NoServer { .. } => Ok(error.to_string()),
         other => Err(other.into()),
     }
 }

@@ -1,9 +1,10 @@
 //! `gate specify`: a new feature's branch and its spec.md from the template.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gate::facts;
-use gate::repo::Head;
+use gate::repo::{Head, worktree};
 use gate::scaffold::{self, Written};
 use gate::spec::feature::{self, Feature};
 use gate::spec::{ArtifactKind, templates};
@@ -15,7 +16,8 @@ use crate::ui::Ui;
 /// Start a feature: create and switch to branch <prefix>NNN-name, write specs/NNN-name/spec.md.
 ///
 /// Without NAME, writes the spec for the feature branch you are on (when it has none yet).
-/// The switch keeps your index and working tree exactly as they are.
+/// The switch keeps your index and working tree exactly as they are. With --worktree, the
+/// branch goes to a new linked worktree instead and this checkout is left alone.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The feature in a few words, e.g. "User auth"
@@ -23,6 +25,10 @@ pub struct Args {
     /// Replace an existing spec.md, keeping the old one as spec.md.bak
     #[arg(long)]
     pub force: bool,
+    /// Create the branch in a new linked worktree at DIR (default:
+    /// ../<repo>-worktrees/<NNN-name> beside the main checkout) and leave this checkout alone
+    #[arg(long, value_name = "DIR", requires = "name")]
+    pub worktree: Option<Option<PathBuf>>,
 }
 
 /// What to create: the feature, its branch, and whether the branch is new.
@@ -49,6 +55,12 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         Some(name) => new_feature(&project, name)?,
         None => current_feature(&project)?,
     };
+    // Where the spec is written: this checkout, or the new worktree.
+    let worktree = match &args.worktree {
+        Some(dir) => Some(worktree_dir(repo, dir.as_deref(), &plan)?),
+        None => None,
+    };
+    let root = worktree.clone().unwrap_or_else(|| repo.root().to_owned());
 
     // Everything that can fail on bad input happens before the branch moves.
     let path = format!("{}/{}", plan.feature.dir, ArtifactKind::Spec.file_name());
@@ -68,7 +80,16 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         },
     );
     gate::confine::check_inside(repo.root(), &repo.root().join(&path))?;
-    if plan.new_branch {
+    if let Some(dir) = &worktree {
+        let unborn = matches!(repo.head()?, Head::Unborn(_));
+        worktree::add(repo.root(), dir, &plan.branch, unborn)?;
+        ui.line(format!(
+            "{} new branch {} in a new worktree {} (this checkout stays on its branch)",
+            ui.ok_mark(),
+            ui.bold(&plan.branch),
+            dir.display()
+        ))?;
+    } else if plan.new_branch {
         repo.create_and_switch(&plan.branch)?;
         ui.line(format!(
             "{} switched to new branch {}",
@@ -76,7 +97,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             ui.bold(&plan.branch)
         ))?;
     }
-    let written = scaffold::create(&repo.root().join(&path), &text, args.force)?;
+    let written = scaffold::create(&root.join(&path), &text, args.force)?;
     if let Written::Replaced { backup } = &written {
         ui.line(format!(
             "{} kept the old spec as {}",
@@ -104,14 +125,53 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         "next: fill in {path} (every {{{{...}}}} blank, the review checklist), then {}",
         ui.bold("gate plan")
     ))?;
+    if let Some(dir) = &worktree {
+        ui.line(format!("work there: cd {}", dir.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the new worktree goes: `dir` (relative to the current directory), or by default
+/// `<repo>-worktrees/<NNN-name>` beside the main checkout, outside every working tree. It must
+/// not exist yet (or be an empty directory).
+fn worktree_dir(
+    repo: &gate::repo::Repo,
+    dir: Option<&Path>,
+    plan: &Plan,
+) -> anyhow::Result<PathBuf> {
+    let dir = if let Some(dir) = dir {
+        clean(&std::env::current_dir()?.join(dir))
+    } else {
+        let main = worktree::list(repo.root())?
+            .into_iter()
+            .find(|w| w.main && !w.bare)
+            .map_or_else(|| repo.root().to_owned(), |w| w.root);
+        let name = main
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repo".into());
+        let parent = main.parent().unwrap_or(Path::new("/")).to_owned();
+        parent.join(format!("{name}-worktrees")).join(&plan.feature.name)
+    };
+    let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied || (dir.exists() && !dir.is_dir()) {
+        return Err(Refused(format!(
+            "{} already exists; name an empty or new directory: gate specify \"{}\" --worktree DIR",
+            dir.display(),
+            plan.title
+        ))
+        .into());
+    }
+    Ok(dir)
 }
 
 fn new_feature(project: &Project, name: &str) -> anyhow::Result<Plan> {
     let (repo, config) = (&project.repo, &project.config);
     let prefix = &config.branches.feature_prefix;
     let slug = feature::slugify(name)?;
-    let entries = facts::spec_entries(repo, config)?;
+    let mut entries = facts::spec_entries(repo, config)?;
+    // Spec directories in other worktrees count too, committed or not.
+    entries.extend(other_worktree_entries(repo, &config.spec.dir));
     let branch_features: Vec<String> = repo
         .local_branches()?
         .iter()
@@ -144,6 +204,38 @@ fn new_feature(project: &Project, name: &str) -> anyhow::Result<Plan> {
         title: name.trim().to_owned(),
         new_branch: true,
     })
+}
+
+/// `a/b/../c` -> `a/c`, without touching the disk (the directory does not exist yet).
+fn clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The feature directories under `spec_dir` in every other live worktree of the repository.
+fn other_worktree_entries(repo: &gate::repo::Repo, spec_dir: &str) -> Vec<String> {
+    let Ok(list) = worktree::list(repo.root()) else {
+        return Vec::new();
+    };
+    let here = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
+    list.into_iter()
+        .filter(|w| w.is_live())
+        .filter(|w| std::fs::canonicalize(&w.root).ok().as_ref() != Some(&here))
+        .filter_map(|w| std::fs::read_dir(w.root.join(spec_dir)).ok())
+        .flat_map(|d| d.flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| feature::number_of(n).is_some())
+        .collect()
 }
 
 fn current_feature(project: &Project) -> anyhow::Result<Plan> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gate::registry::Registry;
 use gate::status::{self, ProjectStatus, human_age};
-use gate::tmux::{Pane, Tmux, agents_in};
+use gate::tmux::{Pane, Tmux};
 use serde::Serialize;
 
 use crate::project::Project;
@@ -259,7 +259,7 @@ fn render_one(ui: &Ui, s: &ProjectStatus, agents: &[AgentView]) -> std::io::Resu
         ui.line(format!(
             "  {:<10} {}",
             "agents",
-            ui.dim("none found (no tmux pane works in this repository)")
+            ui.dim("none found (gate agents mark TARGET --name NAME, or run a known agent CLI)")
         ))?;
     }
     for a in agents {
@@ -274,24 +274,23 @@ fn render_one(ui: &Ui, s: &ProjectStatus, agents: &[AgentView]) -> std::io::Resu
     Ok(())
 }
 
-/// The agent panes (configured target, or panes working inside the repository), with the
-/// last `peek` lines of each when asked. No tmux server simply means no agents.
+/// The agents of this worktree (gate's one discovery, `gate::agents`: marked panes, known agent
+/// CLIs, or the configured target; never plain shells), with the last `peek` lines of each
+/// when asked. No tmux server simply means no agents.
 fn agents_of(project: &Project, root: &Path, peek: Option<usize>) -> Vec<AgentView> {
     let tmux = Tmux::from_env();
-    let target = project.config.agent.target.trim();
-    let panes: Vec<Pane> = if target.eq_ignore_ascii_case("auto") {
-        let own = std::env::var("TMUX_PANE").ok();
-        let Ok(all) = tmux.panes() else {
-            return Vec::new();
-        };
-        let canonical: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-        agents_in(&all, &canonical, own.as_deref())
-            .into_iter()
-            .cloned()
-            .collect()
-    } else {
-        tmux.resolve(target).into_iter().collect()
+    let canonical: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let roots = gate::agents::worktree_roots(root);
+    let configured = !project.config.agent.target.trim().eq_ignore_ascii_case("auto");
+    let Ok(found) = gate::agents::discover(&tmux, &project.config, &roots) else {
+        return Vec::new();
     };
+    let panes: Vec<Pane> = found
+        .agents
+        .into_iter()
+        .filter(|a| configured || a.worktree.as_deref() == Some(canonical.as_path()))
+        .map(|a| a.pane)
+        .collect();
     panes
         .into_iter()
         .map(|p| AgentView {

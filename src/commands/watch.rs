@@ -14,9 +14,10 @@ use serde::Serialize;
 use crate::exit::Refused;
 use crate::ui::Ui;
 
-/// Watch this repository: auto-commit work on feature branches every commit.interval once
-/// files are quiet, preserve it as a snapshot where a commit is not allowed, and audit what
-/// slipped past the hooks. Runs in the foreground unless --daemon.
+/// Watch this repository and every linked worktree: auto-commit work on feature branches every
+/// commit.interval once files are quiet, preserve it as a snapshot where a commit is not
+/// allowed, and audit what slipped past the hooks. One watcher per repository, started from any
+/// of its worktrees. Runs in the foreground unless --daemon.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Start detached (one per repository); logs to <git dir>/gate/watch.log
@@ -25,7 +26,7 @@ pub struct Args {
     /// Stop the running watcher gracefully (a commit in flight is finished first)
     #[arg(long, conflicts_with = "status")]
     pub stop: bool,
-    /// Is a watcher running? pid, since when, last decision
+    /// Is a watcher running? pid, since when, last decision, and the worktrees it covers
     #[arg(long)]
     pub status: bool,
     /// With --status: print JSON
@@ -38,7 +39,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let repo = Repo::discover(&cwd)?;
     let paths = daemon::Paths::in_dir(&repo.state_dir());
     if args.status {
-        return status(ui, &paths, args.json);
+        return status(ui, &repo, &paths, args.json);
     }
     if args.stop {
         return match daemon::stop(&paths, Duration::from_secs(30))? {
@@ -66,12 +67,15 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
 /// Starts the watcher detached; shared with `gate init --start` and `gate schedule`.
 pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Result<ExitCode> {
     if daemon::is_running(paths) {
-        let pid = daemon::read_status(paths)
+        let status = daemon::read_status(paths);
+        let pid = status
+            .as_ref()
             .map(|s| s.pid.to_string())
             .unwrap_or_else(|| "?".into());
         ui.line(format!(
-            "{} a watcher is already running (pid {pid})",
-            ui.ok_mark()
+            "{} a watcher is already running (pid {pid}); {}",
+            ui.ok_mark(),
+            coverage(repo, status.as_ref())
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -121,32 +125,92 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
     )
 }
 
+/// This worktree's root, canonical (as the watcher lists worktrees).
+fn here(repo: &Repo) -> std::path::PathBuf {
+    std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned())
+}
+
+/// Whether the running watcher covers this worktree, in words.
+fn coverage(repo: &Repo, status: Option<&daemon::Status>) -> String {
+    let here = here(repo);
+    match status {
+        Some(s) if s.worktrees.iter().any(|w| w.root == here) => format!(
+            "it covers this worktree ({}) and {} other(s)",
+            here.display(),
+            s.worktrees.len() - 1
+        ),
+        // Added a moment ago: the watcher picks it up from <common dir>/worktrees/.
+        Some(_) => format!(
+            "it picks up this worktree ({}) within a second",
+            here.display()
+        ),
+        None => "it covers every worktree of this repository".into(),
+    }
+}
+
 #[derive(Serialize)]
 struct StatusReport {
     running: bool,
+    /// The worktree this was asked from.
+    here: std::path::PathBuf,
+    /// Whether the running watcher lists `here` among its worktrees.
+    covers_here: bool,
     #[serde(flatten)]
     status: Option<daemon::Status>,
 }
 
-fn status(ui: &Ui, paths: &daemon::Paths, json: bool) -> anyhow::Result<ExitCode> {
+fn status(ui: &Ui, repo: &Repo, paths: &daemon::Paths, json: bool) -> anyhow::Result<ExitCode> {
     let running = daemon::is_running(paths);
     let status = daemon::read_status(paths).filter(|_| running);
+    let here = here(repo);
+    let covers_here = status
+        .as_ref()
+        .is_some_and(|s| s.worktrees.iter().any(|w| w.root == here));
     if json {
-        ui.json(&StatusReport { running, status })?;
+        ui.json(&StatusReport {
+            running,
+            here,
+            covers_here,
+            status,
+        })?;
     } else if let Some(s) = &status {
         ui.line(format!(
-            "{} watcher running (pid {}) since {}, {} mode, {} watches",
+            "{} watcher running (pid {}) since {}, {} mode, {} watches, {} worktree(s)",
             ui.ok_mark(),
             s.pid,
             s.since,
             s.mode,
-            s.watches
+            s.watches,
+            s.worktrees.len()
         ))?;
         if let Some(d) = &s.last_decision {
             ui.line(format!(
                 "  last decision at {}: {d}",
                 s.last_decision_at.as_deref().unwrap_or("?")
             ))?;
+        }
+        for w in &s.worktrees {
+            let mark = if w.root == here { "*" } else { " " };
+            ui.line(format!(
+                "{mark} {}  {}  {} mode, {} watches, {} pending",
+                w.root.display(),
+                w.branch.as_deref().unwrap_or("(detached)"),
+                w.mode,
+                w.watches,
+                w.pending
+            ))?;
+            if let Some(d) = &w.last_decision {
+                ui.line(format!(
+                    "      last decision at {}: {d}",
+                    w.last_decision_at.as_deref().unwrap_or("?")
+                ))?;
+            }
+            if let Some(e) = &w.config_error {
+                ui.warn(format!("{}: {e} (the last good config is in force)", w.root.display()));
+            }
+        }
+        if !covers_here {
+            ui.line(format!("  {}", coverage(repo, Some(s))))?;
         }
     } else {
         ui.line(format!(

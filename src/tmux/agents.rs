@@ -1,18 +1,35 @@
-//! Which panes are a project's agents: those working inside its repository, except the pane
-//! gate itself runs in. Pure functions over a pane listing.
+//! The tmux side of agent identity: a person marks a pane as an agent with pane user options
+//! (`@gate-agent` = name, `@gate-role` = role). They live in the tmux server, so they survive
+//! gate (and watcher) restarts and travel with the pane, not with its directory; they end with
+//! the pane. Which panes are agents is decided in [`crate::agents`].
 
 use std::path::Path;
 
-use super::Pane;
+use super::{Pane, Tmux, TmuxError};
 
-/// The panes working inside `root` (their current directory is `root` or below it), except
-/// `exclude` (gate's own pane).
-pub fn agents_in<'a>(panes: &'a [Pane], root: &Path, exclude: Option<&str>) -> Vec<&'a Pane> {
-    panes
-        .iter()
-        .filter(|p| p.path.starts_with(root))
-        .filter(|p| Some(p.id.as_str()) != exclude)
-        .collect()
+/// The pane option holding an agent's name.
+pub const MARK_OPTION: &str = "@gate-agent";
+/// The pane option holding an agent's role.
+pub const ROLE_OPTION: &str = "@gate-role";
+
+impl Tmux {
+    /// Marks `pane` as the agent `name` (with `role`, or none: an old role is removed).
+    pub fn mark(&self, pane: &Pane, name: &str, role: Option<&str>) -> Result<(), TmuxError> {
+        self.run(&["set-option", "-p", "-t", &pane.id, MARK_OPTION, name])?;
+        match role {
+            Some(role) => self.run(&["set-option", "-p", "-t", &pane.id, ROLE_OPTION, role])?,
+            None => self.run(&["set-option", "-p", "-u", "-t", &pane.id, ROLE_OPTION])?,
+        };
+        Ok(())
+    }
+
+    /// Removes the mark (and role) from `pane`.
+    pub fn unmark(&self, pane: &Pane) -> Result<(), TmuxError> {
+        for option in [MARK_OPTION, ROLE_OPTION] {
+            self.run(&["set-option", "-p", "-u", "-t", &pane.id, option])?;
+        }
+        Ok(())
+    }
 }
 
 /// The pane gate runs in, if it runs inside a pane of the server at `socket_path`: `$TMUX`
@@ -34,43 +51,18 @@ pub fn own_pane(
     (same && pane.starts_with('%')).then(|| pane.to_owned())
 }
 
+/// [`own_pane`] from this process's environment.
+pub fn own_pane_from_env(socket_path: &Path) -> Option<String> {
+    own_pane(
+        std::env::var("TMUX").ok().as_deref(),
+        std::env::var("TMUX_PANE").ok().as_deref(),
+        socket_path,
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-
-    fn pane(id: &str, path: &str) -> Pane {
-        Pane {
-            id: id.into(),
-            session: "s".into(),
-            window_index: 0,
-            window_name: "w".into(),
-            pane_index: 0,
-            pid: 1,
-            command: "sh".into(),
-            path: PathBuf::from(path),
-            in_mode: false,
-            active: false,
-            socket_path: PathBuf::from("/tmp/tmux-0/default"),
-        }
-    }
-
-    #[test]
-    fn agents_are_panes_inside_the_root_but_not_our_own() {
-        let panes = [
-            pane("%1", "/elsewhere"),
-            pane("%2", "/repo"),
-            pane("%3", "/repo/src"),
-            pane("%4", "/repository"),
-            pane("%5", "/repo"),
-        ];
-        let ids: Vec<&str> = agents_in(&panes, Path::new("/repo"), Some("%5"))
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect();
-        assert_eq!(ids, ["%2", "%3"]);
-    }
 
     #[test]
     fn own_pane_only_on_the_same_server() {

@@ -111,6 +111,8 @@ mod tests {
             in_mode: false,
             active: true,
             socket_path: socket.into(),
+            mark: None,
+            role: None,
         }
     }
 

@@ -27,6 +27,11 @@ pub struct Pane {
     pub active: bool,
     /// The server's socket (`#{socket_path}`), which together with `id` names the pane uniquely.
     pub socket_path: PathBuf,
+    /// The agent name a person gave the pane (`gate agents mark`, the `@gate-agent` pane
+    /// option); `None` when unmarked.
+    pub mark: Option<String>,
+    /// The role given with the mark (`@gate-role`).
+    pub role: Option<String>,
 }
 
 impl Pane {
@@ -47,7 +52,7 @@ impl Pane {
 const SEP: char = '\x1f';
 
 /// The fields of [`Pane`] in [`parse`] order; the two paths come last.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 14] = [
     "pane_id",
     "session_name",
     "window_index",
@@ -58,6 +63,8 @@ const FIELDS: [&str; 12] = [
     "window_active",
     "pane_active",
     "pane_current_command",
+    super::agents::MARK_OPTION,
+    super::agents::ROLE_OPTION,
     "socket_path",
     "pane_current_path",
 ];
@@ -103,6 +110,8 @@ fn parse(line: &str) -> Option<Pane> {
         wact,
         pact,
         cmd,
+        mark,
+        role,
         sock,
         path,
     ] = f[..]
@@ -121,6 +130,8 @@ fn parse(line: &str) -> Option<Pane> {
         in_mode: mode == "1",
         active: wact == "1" && pact == "1",
         socket_path: PathBuf::from(sock),
+        mark: Some(mark.trim().to_owned()).filter(|m| !m.is_empty()),
+        role: Some(role.trim().to_owned()).filter(|r| !r.is_empty()),
     })
 }
 
@@ -265,6 +276,8 @@ mod tests {
             in_mode: false,
             active,
             socket_path: PathBuf::from("/tmp/tmux-0/default"),
+            mark: None,
+            role: None,
         }
     }
 
@@ -344,13 +357,15 @@ mod tests {
 
     #[test]
     fn listing_lines_parse() {
-        let line = "%7\x1fmy session\x1f3\x1fwin\x1f1\x1f4242\x1f1\x1f1\x1f0\x1fclaude\x1f/tmp/tmux-0/default\x1f/home/u/a\x1fb";
+        let line = "%7\x1fmy session\x1f3\x1fwin\x1f1\x1f4242\x1f1\x1f1\x1f0\x1fclaude\x1feng 1\x1f\x1f/tmp/tmux-0/default\x1f/home/u/a\x1fb";
         let p = parse(line).unwrap();
         assert_eq!(p.id, "%7");
         assert_eq!(p.target(), "my session:3.1");
         assert_eq!(p.path, PathBuf::from("/home/u/a\x1fb"));
         assert!(p.in_mode && !p.active);
         assert_eq!(p.pid, 4242);
+        assert_eq!(p.mark.as_deref(), Some("eng 1"));
+        assert_eq!(p.role, None);
         assert!(parse("%7\x1fshort").is_none());
     }
 }

@@ -63,11 +63,13 @@ pub fn attempt(ctx: &Ctx, id: u64) -> Vec<String> {
         Err(e) => return vec![format!("check-in {id}: {e}")],
     };
     let messenger = ctx.messenger.on(c.socket.as_deref());
-    let text = checkin_text(&c, lateness(c.due, now), &state_line(ctx, now));
     let sent = messenger
         .checkin_pane(&c)
         .map_err(SendFailure::from)
-        .and_then(|pane| Ok((messenger.deliver(&pane, &text)?, pane)));
+        .and_then(|pane| {
+            let text = checkin_text(&c, lateness(c.due, now), &state_line(ctx, &pane, now));
+            Ok((messenger.deliver(&pane, &text)?, pane))
+        });
     match sent {
         Ok((report, pane)) => delivered(ctx, &c, &pane, report, now),
         Err(SendFailure::Stopped) => {
@@ -96,10 +98,18 @@ pub fn checkin_text(c: &Checkin, late: Option<Duration>, state: &str) -> String 
     one_line(&format!("[gate check-in] {late}{} — {state}", c.note))
 }
 
-fn state_line(ctx: &Ctx, now: Timestamp) -> String {
-    let state = Repo::discover(&ctx.root)
+/// The state of the worktree the pane works in (the main one when it works in none).
+fn state_line(ctx: &Ctx, pane: &Pane, now: Timestamp) -> String {
+    let roots = ctx.roots();
+    let place = crate::agents::worktree_of(&pane.path, &roots)
+        .and_then(|root| ctx.place(root))
+        .or_else(|| ctx.main());
+    let Some(place) = place else {
+        return "project state unavailable: no worktree is watched".into();
+    };
+    let state = Repo::discover(&place.root)
         .map_err(|e| e.to_string())
-        .and_then(|repo| brief::gather(&repo, &ctx.config).map_err(|e| e.to_string()));
+        .and_then(|repo| brief::gather(&repo, &place.config()).map_err(|e| e.to_string()));
     match state {
         Ok(s) => brief::line(&s, now.as_second()),
         Err(e) => format!("project state unavailable: {e}"),
@@ -142,13 +152,11 @@ fn delivered(
 }
 
 fn failed(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> {
-    let max = ctx.config.agent.escalate_after.max(1);
-    let orchestrator = ctx.config.agent.orchestrator.trim();
+    let config = ctx.config();
+    let max = config.agent.escalate_after.max(1);
+    let orchestrator = config.agent.orchestrator.trim();
     let retry_at = (c.attempts < max).then(|| {
-        schedule::due_in(
-            now,
-            backoff(c.attempts, ctx.config.agent.checkin_retry.get()),
-        )
+        schedule::due_in(now, backoff(c.attempts, config.agent.checkin_retry.get()))
     });
     let next = match retry_at {
         Some(at) => format!("next attempt at {at}"),
@@ -187,7 +195,8 @@ fn failed(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> {
 /// Tells the orchestrator which check-in could not be delivered, records the fate, and
 /// settles the entry.
 fn escalate(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> {
-    let orchestrator = ctx.config.agent.orchestrator.trim();
+    let config = ctx.config();
+    let orchestrator = config.agent.orchestrator.trim();
     let text = one_line(&format!(
         "[gate] check-in {} for {} could not be delivered after {} attempts ({error}); its note: {}",
         c.id, c.target, c.attempts, c.note

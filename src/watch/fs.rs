@@ -1,12 +1,17 @@
-//! File events: inotify watches on the repository's non-ignored directories only (never on
-//! `target/` or `node_modules/`), new directories added as they appear, `.git` internals
-//! ignored except HEAD and refs. When the kernel drops events (queue overflow) or the watch
-//! limit is reached, the watcher is told to rescan instead of silently missing changes.
+//! File events of one worktree: inotify watches on its non-ignored directories only (never on
+//! `target/` or `node_modules/`), plus the directories of tracked files that ignore rules would
+//! hide; new directories added as they appear, and directories that vanish forgotten so that
+//! they are watched again when they come back (a switch to a branch without `src/` and back).
+//! The worktree's own git directory is watched for HEAD and index changes; other worktrees
+//! nested inside this one are left to their own watcher. When the kernel drops events (queue
+//! overflow) or the watch limit is reached, the worker is told to rescan instead of silently
+//! missing changes.
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use notify::event::{ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -15,10 +20,14 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Signal {
     /// A working-tree path (repo-relative bytes) changed.
     Changed(Vec<u8>),
+    /// `.gate.toml` at the worktree's root changed: reload it.
+    Config,
     /// Changes may have been missed: look at the whole tree.
     Rescan(String),
-    /// HEAD or a ref moved: time for an audit.
-    RefsChanged,
+    /// The worktree's HEAD or index changed (a commit, a switch, a reset).
+    HeadChanged,
+    /// The worktree's root went away.
+    RootGone,
 }
 
 /// The sysctl that raises the inotify watch limit, for messages.
@@ -28,7 +37,9 @@ pub const RAISE_LIMIT: &str =
 pub struct TreeWatcher {
     inner: notify::RecommendedWatcher,
     root: PathBuf,
-    git_dirs: Vec<PathBuf>,
+    git_dir: PathBuf,
+    /// Other worktrees inside this one: their events are theirs.
+    nested: Vec<PathBuf>,
     watched: HashSet<PathBuf>,
     /// gate's own cap (`GATE_MAX_WATCHES`), to test the limit path without changing the
     /// machine's sysctl.
@@ -38,12 +49,13 @@ pub struct TreeWatcher {
 }
 
 impl TreeWatcher {
-    /// Watches `root` (the working tree) and the git directories' HEAD and refs; events go
-    /// to `tx`.
+    /// Watches `root` (the working tree), `extra` directories (of tracked files inside
+    /// ignored ones) and the worktree's git directory; events go to `tx`.
     pub fn start(
         root: &Path,
         git_dir: &Path,
-        common_dir: &Path,
+        nested: Vec<PathBuf>,
+        extra: &[PathBuf],
         tx: UnboundedSender<notify::Result<Event>>,
     ) -> notify::Result<TreeWatcher> {
         let inner = notify::recommended_watcher(move |res| {
@@ -56,19 +68,17 @@ impl TreeWatcher {
         let mut w = TreeWatcher {
             inner,
             root: root.to_owned(),
-            git_dirs: vec![git_dir.to_owned(), common_dir.to_owned()],
+            git_dir: git_dir.to_owned(),
+            nested,
             watched: HashSet::new(),
             cap,
             limited: false,
         };
-        for dir in [git_dir, common_dir] {
-            w.add(dir, RecursiveMode::NonRecursive);
-        }
-        let heads = common_dir.join("refs/heads");
-        if heads.is_dir() {
-            w.add(&heads, RecursiveMode::Recursive);
-        }
+        w.add(git_dir);
         w.watch_tree(root);
+        for dir in extra {
+            w.add(dir);
+        }
         Ok(w)
     }
 
@@ -76,17 +86,43 @@ impl TreeWatcher {
         self.watched.len()
     }
 
+    /// Other worktrees now inside this one: their directories are no longer ours.
+    pub fn set_nested(&mut self, nested: Vec<PathBuf>) {
+        for n in &nested {
+            let gone: Vec<PathBuf> = self
+                .watched
+                .iter()
+                .filter(|p| p.starts_with(n))
+                .cloned()
+                .collect();
+            for p in gone {
+                let _ = self.inner.unwatch(&p);
+                self.watched.remove(&p);
+            }
+        }
+        self.nested = nested;
+    }
+
     /// Adds a watch on every non-ignored directory under `dir`.
     pub fn watch_tree(&mut self, dir: &Path) {
+        if self.is_nested(dir) || (dir != self.root && dir.join(".git").exists()) {
+            return;
+        }
         for path in unignored_dirs(dir) {
             if self.limited {
                 return;
             }
-            self.add(&path, RecursiveMode::NonRecursive);
+            if !self.is_nested(&path) {
+                self.add(&path);
+            }
         }
     }
 
-    fn add(&mut self, dir: &Path, mode: RecursiveMode) {
+    fn is_nested(&self, path: &Path) -> bool {
+        self.nested.iter().any(|n| path.starts_with(n))
+    }
+
+    fn add(&mut self, dir: &Path) {
         if self.watched.contains(dir) {
             return;
         }
@@ -94,7 +130,7 @@ impl TreeWatcher {
             self.limited = true;
             return;
         }
-        match self.inner.watch(dir, mode) {
+        match self.inner.watch(dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
                 self.watched.insert(dir.to_owned());
             }
@@ -104,20 +140,38 @@ impl TreeWatcher {
         }
     }
 
+    /// A directory that is gone (or moved): the kernel dropped its watches, so forget them; a
+    /// directory re-created there later is watched again. Forgetting one that is still there
+    /// costs at most a second `inotify_add_watch` on it.
+    fn forget(&mut self, dir: &Path) {
+        self.watched.retain(|p| !p.starts_with(dir));
+    }
+
     /// Turns one notify event into signals, adding watches for new directories.
-    pub fn classify(&mut self, event: Event, is_ignored: impl Fn(&Path) -> bool) -> Vec<Signal> {
+    /// `counts(rel)` says whether a path that matches ignore rules still matters (it is
+    /// tracked).
+    pub fn classify(&mut self, event: Event, counts: impl Fn(&Path) -> bool) -> Vec<Signal> {
         if event.need_rescan() {
             return vec![Signal::Rescan("the kernel's event queue overflowed".into())];
         }
         if matches!(event.kind, EventKind::Access(_)) {
             return Vec::new();
         }
+        let removed = matches!(
+            event.kind,
+            EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Both))
+        );
         let mut out = Vec::new();
-        for path in event.paths {
-            if self.git_dirs.iter().any(|g| path.starts_with(g)) {
-                if is_ref_path(&path, &self.git_dirs) {
-                    out.push(Signal::RefsChanged);
+        for (i, path) in event.paths.iter().enumerate() {
+            if path.starts_with(&self.git_dir) {
+                if is_head_path(path, &self.git_dir) {
+                    out.push(Signal::HeadChanged);
                 }
+                continue;
+            }
+            if path == &self.root && removed {
+                out.push(Signal::RootGone);
                 continue;
             }
             let Ok(rel) = path.strip_prefix(&self.root) else {
@@ -125,14 +179,23 @@ impl TreeWatcher {
             };
             if rel.as_os_str().is_empty()
                 || rel.components().any(|c| c.as_os_str() == ".git")
-                || is_ignored(rel)
+                || self.is_nested(path)
+                || !counts(rel)
             {
                 continue;
             }
-            if path.is_dir() && !self.watched.contains(&path) {
+            // A rename's first path is where it came from.
+            let from = matches!(event.kind, EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
+                && i == 0;
+            if removed || from {
+                self.forget(path);
+            } else if path.is_dir() && !self.watched.contains(path) {
                 // Files may have been created before the watch: the directory as a whole
                 // is handed on, and git looks inside it.
-                self.watch_tree(&path);
+                self.watch_tree(path);
+            }
+            if rel == Path::new(crate::config::FILE_NAME) {
+                out.push(Signal::Config);
             }
             if path.file_name().is_some_and(|n| n == ".gitignore") {
                 // Newly un-ignored directories need watches too.
@@ -146,7 +209,8 @@ impl TreeWatcher {
 }
 
 /// Every directory under `dir` that git does not ignore (.gitignore files, `.git/info/exclude`,
-/// `core.excludesFile`), `.git` skipped: where the watcher puts its watches.
+/// `core.excludesFile`), `.git` skipped, and nested repositories or worktrees (a directory
+/// holding `.git`) left out: where the watcher puts its watches.
 pub fn unignored_dirs(dir: &Path) -> impl Iterator<Item = PathBuf> {
     ignore::WalkBuilder::new(dir)
         .hidden(false)
@@ -155,11 +219,38 @@ pub fn unignored_dirs(dir: &Path) -> impl Iterator<Item = PathBuf> {
         .git_exclude(true)
         .git_global(true)
         .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
+        .filter_entry(|e| {
+            e.file_name() != ".git"
+                && (e.depth() == 0
+                    || !e.file_type().is_some_and(|t| t.is_dir())
+                    || !e.path().join(".git").exists())
+        })
         .build()
         .flatten()
         .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
         .map(ignore::DirEntry::into_path)
+}
+
+/// The directories (absolute) of tracked files that ignore rules would otherwise hide from
+/// the watcher: `logs/keep.log` tracked inside an ignored `logs/`.
+pub fn tracked_dirs(root: &Path, index: &git2::Index, is_ignored: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut dirs: HashSet<Vec<u8>> = HashSet::new();
+    for entry in index.iter() {
+        let mut path = entry.path;
+        if let Some(cut) = path.iter().rposition(|&b| b == b'/') {
+            path.truncate(cut);
+            dirs.insert(path);
+        }
+    }
+    let mut out: Vec<PathBuf> = dirs
+        .into_iter()
+        .map(|d| Path::new(std::ffi::OsStr::from_bytes(&d)).to_owned())
+        .filter(|d| is_ignored(d))
+        .map(|d| root.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
+    out.sort();
+    out
 }
 
 pub fn is_limit(e: &notify::Error) -> bool {
@@ -170,10 +261,28 @@ pub fn is_limit(e: &notify::Error) -> bool {
     }
 }
 
-fn is_ref_path(path: &Path, git_dirs: &[PathBuf]) -> bool {
-    git_dirs.iter().any(|g| {
-        path.strip_prefix(g).is_ok_and(|rel| {
-            rel == Path::new("HEAD") || rel == Path::new("packed-refs") || rel.starts_with("refs")
-        })
-    })
+fn is_head_path(path: &Path, git_dir: &Path) -> bool {
+    path.strip_prefix(git_dir)
+        .is_ok_and(|rel| rel == Path::new("HEAD") || rel == Path::new("index"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_repositories_get_no_watches() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["src/a", "wt/src", "sub"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("wt/.git"), "gitdir: /elsewhere\n").unwrap();
+        let mut dirs: Vec<PathBuf> = unignored_dirs(root)
+            .map(|p| p.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        dirs.sort();
+        let names: Vec<&str> = dirs.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(names, ["", "src", "src/a", "sub"]);
+    }
 }

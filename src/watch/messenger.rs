@@ -1,5 +1,5 @@
-//! How the watcher's messages reach panes: which panes are the project's agents, the pane a
-//! check-in belongs to, and delivery that prefers a quiet screen. Blocking (tmux calls); the
+//! How the watcher's messages reach panes: the agents (one discovery, [`crate::agents`]), the
+//! pane a check-in belongs to, and delivery that prefers a quiet screen. Blocking (tmux calls); the
 //! watcher runs it on the blocking pool, and a failure here is reported, never fatal.
 
 use std::path::{Path, PathBuf};
@@ -79,26 +79,13 @@ impl Messenger {
         self.tmux.resolve(target)
     }
 
-    /// The panes nudges go to: `agent.target`, or with "auto" the panes working inside `root`
-    /// except the pane this watcher runs in (a foreground `gate watch`; a daemon has none).
-    pub fn agents(&self, config: &Config, root: &Path) -> Result<Vec<Pane>, TmuxError> {
-        let target = config.agent.target.trim();
-        if !target.eq_ignore_ascii_case("auto") {
-            return Ok(vec![self.tmux.resolve(target)?]);
-        }
-        let panes = self.tmux.panes()?;
-        let root: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-        let own = panes.first().and_then(|p| {
-            crate::tmux::own_pane(
-                std::env::var("TMUX").ok().as_deref(),
-                std::env::var("TMUX_PANE").ok().as_deref(),
-                &p.socket_path,
-            )
-        });
-        Ok(crate::tmux::agents_in(&panes, &root, own.as_deref())
-            .into_iter()
-            .cloned()
-            .collect())
+    /// Every agent on this server, placed in `worktrees` (see [`crate::agents::discover`]).
+    pub fn agents(
+        &self,
+        config: &Config,
+        worktrees: &[PathBuf],
+    ) -> Result<crate::agents::Discovery, TmuxError> {
+        crate::agents::discover(&self.tmux, config, worktrees)
     }
 
     /// The pane a check-in goes to: the very pane it was scheduled for (same id and process),

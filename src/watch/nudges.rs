@@ -2,14 +2,15 @@
 //! auto-commits) turned into one-line messages to the responsible agents, through the policy
 //! of [`crate::nudge`]. Blocking (tmux, git); run as jobs.
 //!
-//! The responsible agents are `agent.target`, or with "auto" every pane working inside the
-//! repository (an audit cannot tell which agent made a commit, so all of them hear of it).
+//! The responsible agents are those of the worktree the slip happened in (a commit past the
+//! hooks: the worktree that has its branch checked out), or `agent.target` when configured.
+//! Plain shells are never agents (see [`crate::agents`]).
 
 use jiff::Timestamp;
 
 use super::audit;
 use super::brief::{self, ProjectState};
-use super::jobs::Ctx;
+use super::jobs::{Ctx, Place};
 use super::messenger::{SendFailure, short};
 use crate::config::Config;
 use crate::events::Event;
@@ -20,10 +21,6 @@ use crate::rules::{Code, Rules};
 use crate::snapshot::{Outcome, Report};
 use crate::tmux::SendReport;
 
-pub const FEATURE_BRANCH: &str = "feature-branch";
-pub const IMPLEMENTATION_GATE: &str = "implementation-gate";
-pub const COMMIT_CADENCE: &str = "commit-cadence";
-
 /// The fix for a commit that reached a protected branch without gate's hooks.
 pub const BYPASS_FIX: &str = "keep new work on a feature branch (gate specify \"<name>\") and \
                               never commit with --no-verify; if the hooks are missing: gate hooks install";
@@ -31,7 +28,7 @@ pub const BYPASS_FIX: &str = "keep new work on a feature branch (gate specify \"
 /// A slip to tell the agents about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    pub rule: String,
+    pub rule: Code,
     pub what: String,
     /// `None`: the fix of the rule's current violation (`gate check`'s), else `gate check`.
     pub fix: Option<String>,
@@ -39,29 +36,41 @@ pub struct Request {
 }
 
 /// Applies the policy for every responsible pane and sends what it says; returns log lines.
-pub fn nudge(ctx: &Ctx, request: &Request, state: Option<&ProjectState>) -> Vec<String> {
+pub fn nudge(
+    ctx: &Ctx,
+    place: &Place,
+    request: &Request,
+    state: Option<&ProjectState>,
+) -> Vec<String> {
     let rule = request.rule.as_str();
+    let config = place.config();
     let fix = match &request.fix {
         Some(fix) => fix.clone(),
-        None => current_fix(ctx, rule, state),
+        None => current_fix(place, rule, state),
     };
     let slip = Slip {
         rule: rule.to_owned(),
         what: request.what.clone(),
         fix,
     };
-    let agents = match ctx.messenger.agents(&ctx.config, &ctx.root) {
-        Ok(agents) if !agents.is_empty() => agents,
-        Ok(_) => {
-            return vec![format!(
-                "nudge {rule}: no agent pane works inside {} (see `gate agents`); not sent",
-                ctx.root.display()
-            )];
-        }
+    let configured = !config.agent.target.trim().eq_ignore_ascii_case("auto");
+    let agents: Vec<crate::tmux::Pane> = match ctx.messenger.agents(&config, &ctx.roots()) {
+        Ok(found) => found
+            .agents
+            .into_iter()
+            .filter(|a| configured || a.worktree.as_deref() == Some(place.root.as_path()))
+            .map(|a| a.pane)
+            .collect(),
         Err(e) => return vec![format!("nudge {rule}: {}; not sent", short(&e))],
     };
+    if agents.is_empty() {
+        return vec![format!(
+            "nudge {rule}: no agent works in {} (plain shells are never nudged; see `gate agents`); not sent",
+            place.root.display()
+        )];
+    }
     let now = Timestamp::now();
-    let policy = ctx.policy();
+    let policy = ctx.policy(&config);
     let mut lines = Vec::new();
     for pane in agents {
         let label = format!("{} ({})", pane.target(), pane.id);
@@ -92,7 +101,7 @@ pub fn nudge(ctx: &Ctx, request: &Request, state: Option<&ProjectState>) -> Vec<
                 lines.push(format!("nudge {rule} #{nth} to {label}: {outcome}"));
             }
             Verdict::Escalate { ignored } => {
-                let to = ctx.config.agent.orchestrator.trim();
+                let to = config.agent.orchestrator.trim();
                 let text = escalation_text(&slip, &label, ignored);
                 let sent = ctx
                     .messenger
@@ -114,11 +123,12 @@ pub fn nudge(ctx: &Ctx, request: &Request, state: Option<&ProjectState>) -> Vec<
 /// Looks at the project after file events or a ref change: ends the streaks of rules no
 /// longer violated, and nudges about implementation files among `paths` that now differ from
 /// HEAD while the branch or the spec gate forbids them.
-pub fn inspect(ctx: &Ctx, paths: &[String]) -> Vec<String> {
-    let gathered = Repo::discover(&ctx.root)
+pub fn inspect(ctx: &Ctx, place: &Place, paths: &[String]) -> Vec<String> {
+    let config = place.config();
+    let gathered = Repo::discover(&place.root)
         .map_err(|e| e.to_string())
         .and_then(|repo| {
-            brief::gather(&repo, &ctx.config)
+            brief::gather(&repo, &config)
                 .map(|s| (repo, s))
                 .map_err(|e| e.to_string())
         });
@@ -126,14 +136,14 @@ pub fn inspect(ctx: &Ctx, paths: &[String]) -> Vec<String> {
         Ok(g) => g,
         Err(e) => return vec![format!("inspection: {e}")],
     };
-    resolve(ctx, &repo, &state, Timestamp::now());
+    resolve(ctx, place, &repo, &state, Timestamp::now());
     if paths.is_empty() {
         return Vec::new();
     }
-    let rules = Rules::new(&ctx.config);
+    let rules = Rules::new(&config);
     let wanted: Vec<Vec<u8>> = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
     // Only real edits: a checkout also rewrites files, but leaves them equal to HEAD.
-    let edited: Vec<String> = match status::status(&ctx.root, &wanted) {
+    let edited: Vec<String> = match status::status(&place.root, &wanted) {
         Ok(entries) => entries
             .iter()
             .map(status::Entry::display)
@@ -145,35 +155,30 @@ pub fn inspect(ctx: &Ctx, paths: &[String]) -> Vec<String> {
         return Vec::new();
     }
     let mut lines = Vec::new();
-    for code in [FEATURE_BRANCH, IMPLEMENTATION_GATE] {
-        let Some(v) = state.violation(code) else {
+    for code in [Code::FeatureBranch, Code::ImplementationGate] {
+        let Some(v) = state.violation(code.as_str()) else {
             continue;
         };
         let context = match (code, state.head.branch()) {
-            (FEATURE_BRANCH, Some(b)) => format!("on {b}"),
-            (FEATURE_BRANCH, None) => "on a detached HEAD".into(),
+            (Code::FeatureBranch, Some(b)) => format!("on {b}"),
+            (Code::FeatureBranch, None) => "on a detached HEAD".into(),
             _ => "before the spec gate passed".into(),
         };
         let request = Request {
-            rule: code.into(),
+            rule: code,
             what: format!("{} edited {context}; {}", listing(&edited), v.message),
             fix: Some(v.fix.clone()),
             paths: edited.clone(),
         };
-        lines.extend(nudge(ctx, &request, Some(&state)));
+        lines.extend(nudge(ctx, place, &request, Some(&state)));
     }
     lines
-}
-
-/// A changed path that is, or (a new directory) may contain, an implementation file.
-pub fn may_hold_implementation(rules: &Rules, path: &str) -> bool {
-    rules.is_implementation(path) || rules.is_implementation(&format!("{path}/x"))
 }
 
 /// The nudge about a commit that slipped past the hooks.
 pub fn slip_request(slip: &audit::Slip) -> Request {
     Request {
-        rule: slip.code.as_str().into(),
+        rule: slip.code,
         what: slip.message.clone(),
         fix: (slip.code == Code::FeatureBranch).then(|| BYPASS_FIX.to_owned()),
         paths: slip.paths.clone(),
@@ -212,7 +217,7 @@ pub fn commit_request(report: &Report, config: &Config) -> Option<Request> {
         Outcome::Unchanged { .. } | Outcome::Retry { .. } => return None,
     };
     Some(Request {
-        rule: COMMIT_CADENCE.into(),
+        rule: Code::CommitCadence,
         what,
         fix,
         paths: Vec::new(),
@@ -221,36 +226,36 @@ pub fn commit_request(report: &Report, config: &Config) -> Option<Request> {
 
 /// Ends the streak of every rule the project no longer violates; an agent's own commit (one
 /// without gate's trailer) ends the commit-cadence streak.
-fn resolve(ctx: &Ctx, repo: &Repo, state: &ProjectState, now: Timestamp) {
+fn resolve(ctx: &Ctx, place: &Place, repo: &Repo, state: &ProjectState, now: Timestamp) {
     let mut history = ctx.history();
-    for code in [FEATURE_BRANCH, IMPLEMENTATION_GATE, "spec-order"] {
-        if !state.violates(code) {
-            history.resolve(code, now);
+    for code in [Code::FeatureBranch, Code::ImplementationGate, Code::SpecOrder] {
+        if !state.violates(code.as_str()) {
+            history.resolve(code.as_str(), now);
         }
     }
     let Some((head, _)) = &state.last_commit else {
         return;
     };
-    let mut last = ctx.last_head.lock().unwrap_or_else(|e| e.into_inner());
+    let mut last = super::jobs::lock(&place.last_head);
     let moved = last.as_ref().is_some_and(|l| l != head);
     if moved
         && !repo
             .commit_message(head)
             .is_some_and(|m| m.contains(crate::snapshot::TRAILER))
     {
-        history.resolve(COMMIT_CADENCE, now);
+        history.resolve(Code::CommitCadence.as_str(), now);
     }
     *last = Some(head.clone());
 }
 
-fn current_fix(ctx: &Ctx, rule: &str, state: Option<&ProjectState>) -> String {
+fn current_fix(place: &Place, rule: &str, state: Option<&ProjectState>) -> String {
     let gathered;
     let state = match state {
         Some(s) => Some(s),
         None => {
-            gathered = Repo::discover(&ctx.root)
+            gathered = Repo::discover(&place.root)
                 .ok()
-                .and_then(|repo| brief::gather(&repo, &ctx.config).ok());
+                .and_then(|repo| brief::gather(&repo, &place.config()).ok());
             gathered.as_ref()
         }
     };
