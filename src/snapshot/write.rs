@@ -47,6 +47,11 @@ fn retry(reason: impl Into<String>) -> Result<Written, CommitError> {
 /// A real commit of `paths` on `branch`, whose tip must still be `target.head`.
 pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Written, CommitError> {
     let repo = target.repo;
+    // Someone's git holds the index (an agent's `git commit` running its hooks): its commit
+    // is about to move the branch; committing now would only make one of the two fail.
+    if index_locked(repo) {
+        return retry("index.lock is held by another git process");
+    }
     let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "commit")?;
     let refused = match scratch.stage(paths) {
         Err(CommitError::Locked(_)) => return retry("the index is locked by another git process"),
@@ -73,16 +78,21 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
             ));
         }
         let staged: Vec<Vec<u8>> = without(paths, &refused);
-        match scratch.install()? {
-            Install::Replaced => {}
-            Install::Changed | Install::Locked => {
-                bring_index_in_step(repo, target.head, &staged)?;
-            }
+        let mut summary = changes.summary();
+        let installed = match scratch.install()? {
+            Install::Replaced => Ok(()),
+            Install::Changed | Install::Locked => bring_index_in_step(repo, target.head, &staged),
+        };
+        if let Err(e) = installed {
+            // The commit stands; the user's index was kept as it was.
+            summary.push_str(&format!(
+                "; your index was left as it was ({e}): until `git reset -q`, git status shows these paths as changed"
+            ));
         }
         written(Outcome::Committed {
             commit: id.to_string(),
             branch: branch.into(),
-            summary: changes.summary(),
+            summary,
         })
     };
     drop(scratch);
@@ -115,6 +125,12 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         out.aside = Some(preserved.outcome);
     }
     Ok(out)
+}
+
+fn index_locked(repo: &Repo) -> bool {
+    let mut lock = repo.index_path().into_os_string();
+    lock.push(".lock");
+    std::path::Path::new(&lock).exists()
 }
 
 /// The branch moved to a commit made from a copy of the index, but the real index changed

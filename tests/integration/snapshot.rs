@@ -46,7 +46,7 @@ fn on_a_protected_branch_work_is_shadowed_and_nothing_else_moves() {
     );
     assert_contains(
         &stdout(&env.gate(&["log"])),
-        &["snapshot", "restore: git checkout refs/gate/snapshots/main"],
+        &["snapshot", "restore: gate restore"],
     );
 }
 
@@ -180,7 +180,7 @@ fn implementation_before_the_spec_gate_is_shadowed_not_committed() {
     assert_contains(
         &stdout(&out),
         &[
-            "refs/gate/snapshots/feature/001-user-auth",
+            "refs/gate/snapshots/feature%2F001-user-auth",
             "[implementation-gate]",
         ],
     );
@@ -257,7 +257,7 @@ fn bisect_and_detached_head_get_no_commit() {
     let out = snapshot(&env);
     assert_contains(
         &stdout(&out),
-        &["HEAD is detached", "refs/gate/snapshots/detached"],
+        &["HEAD is detached", "refs/gate/detached/main-worktree"],
     );
 }
 
@@ -290,7 +290,7 @@ fn shadow_on_request_leaves_the_branch_alone() {
         "log",
         "-1",
         "--format=%s",
-        "refs/gate/snapshots/feature/001-user-auth",
+        "refs/gate/snapshots/feature%2F001-user-auth",
     ]);
     assert_eq!(msg, "before a risky refactor");
     let _ = Path::new("");

@@ -255,13 +255,13 @@ fn sigkill_gate_snapshot_shadow_mid_snapshot() {
     kill_snapshot_rounds(
         &env,
         &["snapshot", "--shadow"],
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
         "HEAD",
         iterations(10, 100),
         "sigkill_gate_snapshot_shadow_mid_snapshot",
     );
     // When a killed shadow snapshot got as far as its ref, the ref's history reads back.
-    let shadow = "refs/gate/snapshots/feature/001-reliable";
+    let shadow = "refs/gate/snapshots/feature%2F001-reliable";
     if !tip(&env, shadow).is_empty() {
         env.git(&["log", "--oneline", shadow]);
     }

@@ -127,7 +127,7 @@ fn a_conflicted_merge_is_shadowed() {
         &env,
         &env.root,
         "a merge is in progress",
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
     );
 }
 
@@ -143,7 +143,7 @@ fn a_clean_merge_not_yet_committed_is_shadowed() {
         &env,
         &env.root,
         "a merge is in progress",
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
     );
 }
 
@@ -163,7 +163,7 @@ fn an_interactive_rebase_stopped_for_an_edit_is_shadowed() {
         &env,
         &env.root,
         "HEAD is detached",
-        "refs/gate/snapshots/detached",
+        "refs/gate/detached/main-worktree",
     );
 }
 
@@ -180,7 +180,7 @@ fn an_apply_backend_rebase_stopped_on_a_conflict_is_shadowed() {
         &env,
         &env.root,
         "HEAD is detached",
-        "refs/gate/snapshots/detached",
+        "refs/gate/detached/main-worktree",
     );
 }
 
@@ -197,7 +197,7 @@ fn am_stopped_on_a_conflict_is_shadowed() {
         &env,
         &env.root,
         "am (patch application) is in progress",
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
     );
 }
 
@@ -209,7 +209,7 @@ fn a_conflicted_cherry_pick_is_shadowed() {
         &env,
         &env.root,
         "a cherry-pick is in progress",
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
     );
 }
 
@@ -228,7 +228,7 @@ fn a_conflicted_revert_is_shadowed() {
         &env,
         &env.root,
         "a revert is in progress",
-        "refs/gate/snapshots/feature/001-reliable",
+        "refs/gate/snapshots/feature%2F001-reliable",
     );
 }
 
@@ -240,7 +240,7 @@ fn bisect_is_shadowed() {
         &env,
         &env.root,
         "HEAD is detached",
-        "refs/gate/snapshots/detached",
+        "refs/gate/detached/main-worktree",
     );
     assert!(env.root.join(".git/BISECT_LOG").exists());
 }
@@ -253,7 +253,7 @@ fn a_detached_head_is_shadowed() {
         &env,
         &env.root,
         "HEAD is detached",
-        "refs/gate/snapshots/detached",
+        "refs/gate/detached/main-worktree",
     );
 }
 
@@ -363,13 +363,13 @@ fn a_submodules_work_is_never_committed_by_the_superproject() {
     let before = frozen(&env, &sub);
     let report = snapshot_in(&env, &sub, &[]);
     assert_eq!(report["outcome"], "shadowed", "{report:#}");
-    assert_eq!(report["refname"], "refs/gate/snapshots/detached");
+    assert_eq!(report["refname"], "refs/gate/detached/main-worktree");
     assert_eq!(frozen(&env, &sub), before);
     assert_eq!(
         git_in(
             &env,
             &sub,
-            &["show", "refs/gate/snapshots/detached:new.txt"]
+            &["show", "refs/gate/detached/main-worktree:new.txt"]
         ),
         "new inside the submodule"
     );
@@ -627,7 +627,7 @@ fn files_that_vanish_while_a_snapshot_runs_never_make_a_wrong_commit() {
         }
         // Whatever got committed is exactly what was written: never torn, never mixed up.
         let rev = if shadow {
-            "refs/gate/snapshots/feature/001-reliable"
+            "refs/gate/snapshots/feature%2F001-reliable"
         } else {
             "HEAD"
         };
