@@ -522,7 +522,10 @@ fn shared_number_resolves_to_the_directory_the_branch_names_exactly() {
         Some("specs/007-simple-ui-pages")
     );
     let (_, doc) = check_json(&env, &["--feature", "007-mock-auth"]);
-    assert_eq!(doc.get("feature").get("dir").str(), Some("specs/007-mock-auth"));
+    assert_eq!(
+        doc.get("feature").get("dir").str(),
+        Some("specs/007-mock-auth")
+    );
 }
 
 #[test]
@@ -561,7 +564,8 @@ fn specify_feature_directory_selects_the_feature() {
 }
 
 #[test]
-fn specify_feature_directory_wins_over_the_branch() {
+fn a_feature_pointer_never_outranks_the_branch() {
+    // Issue 11: after 001 is finished, a stale pointer must not open 002's gate.
     let env = TestEnv::new();
     env.complete_feature("User auth");
     env.commit_all("feature 1");
@@ -569,15 +573,18 @@ fn specify_feature_directory_wins_over_the_branch() {
     assert_exit(&env.gate(&["specify", "Other"]), 0);
     assert_eq!(env.branch(), "feature/002-other");
     assert_exit(&env.gate(&["check"]), 1);
-    // specs/001-user-auth is not in this working tree: it is read from its branch.
     let out = env.gate_with(
         &["check"],
         &[("SPECIFY_FEATURE_DIRECTORY", "specs/001-user-auth")],
     );
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
     assert_contains(
         &stdout(&out),
-        &["001-user-auth (SPECIFY_FEATURE_DIRECTORY=specs/001-user-auth)"],
+        &[
+            "002-other (branch feature/002-other)",
+            "SPECIFY_FEATURE_DIRECTORY points at specs/001-user-auth",
+            "the pointer is stale",
+        ],
     );
 }
 
@@ -858,4 +865,40 @@ fn version_and_help() {
         ],
     );
     assert_exit(&env.gate(&[]), 2);
+}
+
+/// Regression: `gate check` ended with "... and 11 more findings (`gate check` lists them)",
+/// which it did not: only --json had them. Every finding is printed, most important first,
+/// long runs of one kind in one file in a short form that still names every line.
+#[test]
+fn check_prints_every_finding_most_important_first() {
+    let env = TestEnv::unborn();
+    let spec = "specs/001-x/spec.md";
+    let mut text = String::from("# Spec\n\n## User Scenarios\n\nA user.\n\n## Requirements\n\n");
+    for i in 0..20 {
+        text.push_str(&format!("- FR-{i:03}: [TODO {i}]\n"));
+    }
+    text.push_str("- FR-099: sorted by [NEEDS CLARIFICATION: which order?]\n");
+    env.write(spec, &text);
+    let out = env.gate(&["check", "--feature", "001-x"]);
+    assert_exit(&out, 1);
+    let shown = stdout(&out);
+    assert_lacks(&shown, &["lists them", "more findings"]);
+    let lines: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.trim_start().starts_with(spec))
+        .collect();
+    assert!(
+        lines[0].contains(&format!("{spec}:29: open question")),
+        "{shown}"
+    );
+    assert_contains(
+        &shown,
+        &[
+            &format!("{spec}:9: unresolved placeholder [TODO 0]"),
+            &format!("{spec}:11: unresolved placeholder [TODO 2]"),
+            &format!("{spec}: 17 more unresolved placeholders at lines 12-28"),
+            "is incomplete (21 findings)",
+        ],
+    );
 }

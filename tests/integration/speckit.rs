@@ -1,7 +1,8 @@
 //! spec-kit compatibility: a feature written in spec-kit's own template style, on spec-kit's
 //! bare `NNN-slug` branch, passes; a marker left in it fails at its line.
 
-use crate::env::{TestEnv, assert_contains, assert_exit, assert_lacks, stdout};
+use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, stdout};
+use crate::json::Json;
 
 const DIR: &str = "specs/001-photo-albums";
 const SPEC: &str = "specs/001-photo-albums/spec.md";
@@ -262,4 +263,256 @@ fn spec_kit_feature_checked_by_number_from_another_branch() {
     let out = env.gate(&["check", "--feature", "001"]);
     assert_exit(&out, 0);
     assert_contains(&stdout(&out), &["gate check: 001-photo-albums"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reviewed fixtures: tests/fixtures/reviewed/<case>/ holds specs/ and case.toml, the verdict a
+// careful reviewer gives ("may implementation begin?") and, for a failing feature, the first
+// real problem as path:line (path:missing for a missing artifact). bench/agreement.py measures
+// the same agreement for any gate binary.
+
+/// One reviewed case: what the reviewer said.
+#[derive(serde::Deserialize)]
+struct Case {
+    branch: String,
+    verdict: String,
+    first_problem: Option<String>,
+    tasks: Option<String>,
+    #[allow(dead_code)]
+    why: String,
+}
+
+fn reviewed_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reviewed")
+}
+
+/// Every file under `dir`, relative to `base`, sorted.
+fn files_under(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(base, &path, out);
+        } else {
+            let rel = path.strip_prefix(base).unwrap();
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+}
+
+/// The workflow step a fixture file is committed in: specs and their checklists, then plans,
+/// then tasks, then anything else.
+fn step_of(rel: &str) -> usize {
+    match rel.rsplit('/').next() {
+        Some("spec.md") => 0,
+        _ if rel.contains("/checklists/") => 0,
+        Some("plan.md") => 1,
+        Some("tasks.md") => 2,
+        _ => 3,
+    }
+}
+
+/// A repository on the case's branch holding its specs/, committed in workflow order.
+fn reviewed_case(name: &str) -> (TestEnv, Case) {
+    let dir = reviewed_dir().join(name);
+    let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
+        .unwrap_or_else(|e| panic!("{name}/case.toml: {e}"));
+    let env = TestEnv::new();
+    env.git(&["switch", "-q", "-c", &case.branch]);
+    let mut files = Vec::new();
+    files_under(&dir, &dir.join("specs"), &mut files);
+    for step in 0..4 {
+        let batch: Vec<&str> = files
+            .iter()
+            .filter(|f| step_of(f) == step)
+            .map(String::as_str)
+            .collect();
+        for rel in &batch {
+            env.write(rel, &std::fs::read_to_string(dir.join(rel)).unwrap());
+        }
+        if !batch.is_empty() {
+            env.commit_paths(&batch, &format!("step {step}"));
+        }
+    }
+    (env, case)
+}
+
+/// gate's verdict on a case: pass or fail, and the first finding of the first incomplete
+/// artifact as path:line.
+fn gate_verdict(env: &TestEnv) -> (String, Option<String>, Json) {
+    let out = env.gate(&["check", "--json"]);
+    let doc = Json::parse(&stdout(&out))
+        .unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{}", all(&out)));
+    let verdict = if doc.get("ok").bool() == Some(true) {
+        "pass"
+    } else {
+        "fail"
+    };
+    let mut first = None;
+    for a in doc.get("artifacts").items() {
+        let path = a.get("path").str().unwrap_or_default().to_owned();
+        if a.get("exists").bool() == Some(false) {
+            first = Some(format!("{path}:missing"));
+            break;
+        }
+        if let Some(f) = a.get("findings").items().first() {
+            let file = f.get("path").str().map_or(path, str::to_owned);
+            first = Some(format!("{file}:{}", f.get("line").num().unwrap_or(0.0)));
+            break;
+        }
+    }
+    (verdict.to_owned(), first, doc)
+}
+
+#[test]
+fn every_reviewed_fixture_gets_the_reviewers_verdict_and_first_problem() {
+    let mut names: Vec<String> = std::fs::read_dir(reviewed_dir())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12, "only {} reviewed fixtures", names.len());
+    let mut wrong = Vec::new();
+    for name in &names {
+        let (env, case) = reviewed_case(name);
+        let (verdict, first, doc) = gate_verdict(&env);
+        let first = if verdict == "pass" { None } else { first };
+        if verdict != case.verdict || first != case.first_problem {
+            wrong.push(format!(
+                "{name}: reviewer {} {:?}, gate {verdict} {first:?}",
+                case.verdict, case.first_problem
+            ));
+        }
+        if let Some(tasks) = &case.tasks {
+            let counts = doc
+                .get("artifacts")
+                .items()
+                .iter()
+                .find(|a| a.get("kind").str() == Some("tasks"))
+                .map(|a| {
+                    let t = a.get("tasks");
+                    format!(
+                        "{}/{}",
+                        t.get("done").num().unwrap_or(-1.0),
+                        t.get("total").num().unwrap_or(-1.0)
+                    )
+                });
+            if counts.as_deref() != Some(tasks.as_str()) {
+                wrong.push(format!("{name}: tasks {tasks} expected, gate {counts:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "disagreements:\n{}", wrong.join("\n"));
+}
+
+/// Regression: "- T002 and T003 can run in parallel", "- **T007** is the core task" and the
+/// old template's "- T008 blocks T009, T013" were read as duplicate task definitions.
+#[test]
+fn task_id_mentions_outside_the_task_list_are_not_duplicates() {
+    for name in [
+        "new-era-checklists",
+        "old-era-guidance-kept",
+        "pt-br-feature",
+    ] {
+        let (env, _) = reviewed_case(name);
+        let out = env.gate(&["check"]);
+        assert_exit(&out, 0);
+        assert_lacks(&stdout(&out), &["duplicate task ID"]);
+    }
+    let (env, _) = reviewed_case("dangling-task-reference");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &["T015 is referred to here but no task defines it"],
+    );
+}
+
+/// Regression: the old template's "For AI Generation" example marker was reported as an
+/// open question, and came before the real one.
+#[test]
+fn template_guidance_example_marker_is_not_an_open_question() {
+    let (env, _) = reviewed_case("old-era-open-question");
+    let text = stdout(&env.gate(&["check"]));
+    assert_lacks(&text, &["specific question"]);
+    let first_finding = text.lines().find(|l| l.contains("spec.md:")).unwrap();
+    assert!(
+        first_finding.contains("open question [NEEDS CLARIFICATION: is opening"),
+        "{text}"
+    );
+}
+
+/// Regression: a checklist gated "*GATE: Checked before marking complete*" was demanded
+/// before implementation; it is shown as not blocking instead.
+#[test]
+fn completion_checklist_does_not_block_implementation() {
+    let (env, _) = reviewed_case("completion-gate-in-tasks");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 0);
+    assert_contains(
+        &stdout(&out),
+        &["not blocking: 3 unchecked items gated before completion"],
+    );
+}
+
+/// Regression (false pass): an unticked review checklist passed once its GATE line was
+/// deleted; a five-line pointer spec passed.
+#[test]
+fn review_checklist_without_its_gate_line_and_a_pointer_spec_fail() {
+    let (env, case) = reviewed_case("review-gate-line-deleted");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &[&format!(
+            "{}: unchecked item in the gate checklist \"Review & Acceptance Checklist\"",
+            case.first_problem.unwrap()
+        )],
+    );
+    let (env, _) = reviewed_case("pointer-spec");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &["spec.md:1: the spec has no \"User Scenarios & Testing\" section"],
+    );
+}
+
+/// Regression: T048A and T050a were not counted.
+#[test]
+fn letter_suffixed_task_ids_are_counted() {
+    let (env, _) = reviewed_case("letter-suffixed-tasks");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["7/14 tasks done"]);
+}
+
+/// Regression: checklists/*.md, which spec-kit's implement step gates on, were ignored.
+#[test]
+fn unticked_checklist_file_blocks_implementation() {
+    let (env, case) = reviewed_case("new-era-ux-checklist-open");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &[&format!(
+            "{}: unchecked item in the checklist",
+            case.first_problem.unwrap()
+        )],
+    );
+}
+
+/// Regression: spec-kit's YYYYMMDD-HHMMSS numbering made two features of one day share a
+/// "number" and both uncheckable.
+#[test]
+fn timestamp_numbered_features_are_their_own_features() {
+    let (env, _) = reviewed_case("timestamp-numbered");
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 0);
+    assert_contains(
+        &stdout(&out),
+        &["gate check: 20250914-143022-invoice-export (branch 20250914-143022-invoice-export)"],
+    );
 }

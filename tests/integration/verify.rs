@@ -202,3 +202,56 @@ fn verify_without_a_feature_says_how_to_name_one() {
     assert_exit(&out, 1);
     assert_contains(&all(&out), &["no feature to verify", "--feature"]);
 }
+
+/// On feature/001-user-auth with a tasks.md whose checked tasks read paths, name bare files,
+/// carry letter suffixes and are mentioned outside the task list.
+fn feature_with_reading_tasks() -> TestEnv {
+    let env = TestEnv::new();
+    env.write(".qa/README.md", "QA notes\n");
+    env.write("docs/contract.md", "# Contract\n");
+    env.commit_all("qa and docs on main");
+    env.complete_feature("User auth");
+    env.write(
+        TASKS,
+        "# Tasks: User auth\n\n\
+         - [x] T001 Implement login in src/auth.rs per the contract in specs/001-user-auth/plan.md\n\
+         - [x] T002 Check that `.qa/` exists before the release\n\
+         - [x] T003 Write the handler following docs/contract.md\n\
+         - [x] T003A Add CHANGELOG.md entry\n\
+         - [x] T003b Update session.rs for expiry\n\n\
+         ## Dependencies\n\n\
+         - T003 and T003A can run in parallel\n\
+         - **T001** is the core task\n",
+    );
+    env.write("src/auth.rs", "pub struct Session;\n");
+    env.write("src/auth/session.rs", "pub fn expire() {}\n");
+    env.commit_all("tasks and the work");
+    env
+}
+
+/// Regression: "per the contract in specs/.../x.md" and "`.qa/` exists" were reported as
+/// never changed; a bare file name that does not exist passed silently; T003A and T003b
+/// were skipped and mentions were counted as tasks.
+#[test]
+fn read_only_paths_pass_bare_names_must_change_and_suffixed_ids_count() {
+    let env = feature_with_reading_tasks();
+    let out = env.gate(&["verify", "--json"]);
+    assert_exit(&out, 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["done"].as_u64(), v["total"].as_u64()),
+        (Some(5), Some(5))
+    );
+    let lies: Vec<(&str, &str)> = v["lies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["id"].as_str().unwrap(), l["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lies, vec![("T003A", "CHANGELOG.md")], "{}", all(&out));
+
+    env.write("CHANGELOG.md", "- auth\n");
+    let out = env.gate(&["verify"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["tasks: 5/5 done"]);
+}
