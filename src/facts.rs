@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::repo::history::Staged;
 use crate::repo::{Repo, RepoError};
 use crate::rules::{ArtifactFacts, Code, Facts, FeatureFacts, Question, Subject, Violation};
 use crate::spec::ArtifactKind;
@@ -219,8 +220,9 @@ fn staged_feature_facts(
         .map(|kind| {
             let path = format!("{}/{}", feature.dir, kind.file_name());
             let analysis = match repo.staged_blob(&index, &path) {
-                Ok(bytes) => bytes.map(|b| markdown::analyse(kind, &b)),
-                Err(()) => Some(Analysis {
+                Staged::Missing => None,
+                Staged::Blob(b) => Some(markdown::analyse(kind, &b)),
+                Staged::Conflicted => Some(Analysis {
                     findings: vec![Finding::new(
                         1,
                         FindingKind::Unreadable,

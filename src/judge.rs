@@ -231,8 +231,10 @@ fn is_landing_merge(repo: &Repo, live: &Config, commit: Oid) -> Result<bool, Rep
 }
 
 /// The commits reachable from `tip` (a protected branch) and not from `hide` that nothing
-/// accounts for: not vouched for by gate's records, not a clean merge landing a complete
-/// feature (whose merged side is then accounted for too), not the root commit. Newest first.
+/// accounts for: not a finished tip or a landing in gate's records, not a clean merge landing
+/// a complete feature (whose merged side is then accounted for too), not the root commit.
+/// A landing accounts for itself and what it merged, never for its first parent: commits put
+/// on the branch before it are judged on their own. Newest first.
 pub fn unaccounted(
     repo: &Repo,
     live: &Config,
@@ -241,13 +243,18 @@ pub fn unaccounted(
     vouched: &Vouched,
     limit: usize,
 ) -> Result<Vec<Oid>, RepoError> {
-    let mut hidden: Vec<Oid> = hide.iter().copied().chain(vouched.all()).collect();
+    let mut hidden: Vec<Oid> = hide
+        .iter()
+        .copied()
+        .chain(vouched.tips.iter().copied())
+        .collect();
     let first = repo.commits_between(tip, hidden.iter().copied(), limit)?;
     let mut landings = BTreeSet::new();
     for &c in &first {
-        if repo.parents(c)?.len() == 2 && is_landing_merge(repo, live, c)? {
+        let parents = repo.parents(c)?;
+        if vouched.landed.contains(&c) || (parents.len() == 2 && is_landing_merge(repo, live, c)?) {
             landings.insert(c);
-            hidden.push(repo.parents(c)?[1]);
+            hidden.extend(parents.iter().skip(1));
         }
     }
     let commits = if landings.is_empty() {

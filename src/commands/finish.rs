@@ -13,6 +13,7 @@ use gate::repo::finish::{self, Finish, Finished, Merge, Request, Tagged};
 use gate::repo::{Changes, Head};
 use gate::rules::{Question, Rules, Violation};
 use gate::spec::feature;
+use gate::watch::audit::{self, Baseline};
 use serde::Serialize;
 
 use crate::exit::{REFUSED, Refused, USAGE};
@@ -120,6 +121,18 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             .into());
         }
     };
+    // What slipped onto the trunk before this landing is judged now, while it is still its own
+    // commit on the trunk: a landing must never cover it (the watcher may not be running).
+    let state = repo.state_dir();
+    let slips = audit::run(
+        repo,
+        config,
+        &mut Baseline::load(&state),
+        &EventLog::in_dir(&state),
+    );
+    for s in &slips {
+        ui.warn(format!("audit: [{}] {}", s.code.as_str(), s.message));
+    }
     let vouched = Vouched::load(repo);
     let earlier = vouched.landing_of(&tip.to_string()).cloned();
     if let Some(landing) = &earlier

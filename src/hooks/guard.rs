@@ -155,7 +155,11 @@ fn simple_command(words: &[String], aliases: &Aliases, depth: usize) -> Option<&
     let first = rest.first()?;
     match program(first) {
         "sh" | "bash" | "zsh" | "dash" | "ksh" => {
-            let script = rest.iter().skip_while(|w| *w != "-c").nth(1)?;
+            // `-c`, or a cluster holding it (`-lc`, `-ec`): the next word is the script.
+            let script = rest
+                .iter()
+                .skip_while(|w| !(w.starts_with('-') && !w.starts_with("--") && w.contains('c')))
+                .nth(1)?;
             reason(script, aliases, depth + 1)
         }
         "eval" => reason(&rest[1..].join(" "), aliases, depth + 1),

@@ -19,6 +19,15 @@ pub struct CommitSummary {
     pub paths: Vec<String>,
 }
 
+/// A path as the index holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Staged {
+    Missing,
+    Blob(Vec<u8>),
+    /// Unmerged: stages 1 to 3, no stage 0.
+    Conflicted,
+}
+
 impl Repo {
     /// Tip of a local branch.
     pub fn tip_of(&self, branch: &str) -> Option<String> {
@@ -95,10 +104,10 @@ impl Repo {
             .find_commit(commit)
             .and_then(|c| c.tree())
             .map_err(git("read a commit's tree"))?;
-        let mut index = self.open_index(index_file)?;
+        let index = self.open_index(index_file)?;
         let diff = self
             .git
-            .diff_tree_to_index(Some(&tree), Some(&mut index), None)
+            .diff_tree_to_index(Some(&tree), Some(&index), None)
             .map_err(git("diff the index"))?;
         Ok(diff_paths(&diff))
     }
@@ -118,16 +127,19 @@ impl Repo {
         }
     }
 
-    /// The stage-0 blob of `path` in `index`: `Err(())` when the path is conflicted.
-    pub fn staged_blob(&self, index: &git2::Index, path: &str) -> Result<Option<Vec<u8>>, ()> {
+    /// What `index` holds at `path`.
+    pub fn staged_blob(&self, index: &git2::Index, path: &str) -> Staged {
         let p = Path::new(path);
         if (1..=3).any(|stage| index.get_path(p, stage).is_some()) {
-            return Err(());
+            return Staged::Conflicted;
         }
-        Ok(index
+        match index
             .get_path(p, 0)
             .and_then(|e| self.git.find_blob(e.id).ok())
-            .map(|b| b.content().to_vec()))
+        {
+            Some(blob) => Staged::Blob(blob.content().to_vec()),
+            None => Staged::Missing,
+        }
     }
 
     /// The commit's summary as the audit reports it.

@@ -320,20 +320,66 @@ fn no_merge_only_tags_and_stays_on_the_branch() {
 }
 
 #[test]
-fn unborn_main_is_created_at_the_feature_tip() {
+fn with_no_trunk_finish_refuses_and_never_creates_one() {
     let env = finished(TestEnv::unborn());
-    let tip = rev(&env, "HEAD");
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stderr(&out),
+        &["no trunk to land on", "never creates one", "gate finish --no-merge"],
+    );
     assert!(
         !env.git_output(&["rev-parse", "--verify", "-q", "main"])
             .status
             .success()
     );
+    assert_eq!(env.git(&["tag", "-l"]), "");
+    assert_eq!(env.branch(), BRANCH);
+}
+
+#[test]
+fn a_repository_whose_trunk_is_master_lands_on_master() {
+    let env = TestEnv::plain();
+    env.git(&["init", "-q", "-b", "master"]);
+    env.write("README.md", "# on master\n");
+    env.commit_all("initial commit");
+    let env = finished(env);
+    let tip = rev(&env, "HEAD");
     let out = env.gate(&["finish"]);
     assert_exit(&out, 0);
-    assert_contains(&stdout(&out), &["created main at", "HEAD is now on main"]);
-    assert_eq!(rev(&env, "main"), tip);
+    assert_contains(&stdout(&out), &["fast-forwarded master", "HEAD is now on master"]);
+    assert_eq!(rev(&env, "master"), tip);
+    assert!(
+        !env.git_output(&["rev-parse", "--verify", "-q", "refs/heads/main"])
+            .status
+            .success(),
+        "gate finish created a main beside master"
+    );
+}
+
+#[test]
+fn a_second_finish_of_a_landed_tip_is_refused_clearly() {
+    let env = finished(TestEnv::new());
+    assert_exit(&env.gate(&["finish"]), 0);
+    let tags = env.git(&["tag", "-l"]);
+    let main = rev(&env, "main");
+    env.git(&["switch", "-q", BRANCH]);
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 1);
+    assert_contains(&stderr(&out), &["already finished", &tags, "landed on main"]);
+    assert_eq!(env.git(&["tag", "-l"]), tags, "no -2 tag for the same tip");
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(env.branch(), BRANCH);
+}
+
+#[test]
+fn finishing_a_tip_tagged_with_no_merge_reuses_its_tag() {
+    let env = finished(TestEnv::new());
+    assert_exit(&env.gate(&["finish", "--no-merge"]), 0);
+    let tags = env.git(&["tag", "-l"]);
+    assert_exit(&env.gate(&["finish"]), 0);
+    assert_eq!(env.git(&["tag", "-l"]), tags);
     assert_eq!(env.branch(), "main");
-    assert_eq!(env.git(&["status", "--porcelain"]), "");
 }
 
 #[test]
@@ -370,18 +416,34 @@ fn after_a_fast_forward_finish_pre_push_lets_main_through_but_not_a_plain_commit
 }
 
 #[test]
-fn after_a_merge_commit_finish_pre_push_accepts_the_trailer() {
+fn after_a_merge_commit_finish_pre_push_accepts_gates_record_of_it() {
     let env = finished(hooked());
     bare_remote(&env);
+    // main moves on by another finish, so this one needs a merge commit.
     env.git(&["switch", "-q", "main"]);
-    env.write("CHANGELOG.md", "meanwhile on main\n");
-    env.commit_all("main moved on");
+    env.complete_feature("Other");
+    env.commit_all("feature 2");
+    assert_exit(&env.gate(&["finish"]), 0);
     env.git(&["switch", "-q", BRANCH]);
     let out = env.gate(&["finish"]);
     assert_exit(&out, 0);
-    assert_contains(&stdout(&out), &["merge commit", "Gate-Finish: trailer"]);
+    assert_contains(&stdout(&out), &["merge commit", "gate recorded this merge"]);
     let out = push(&env, &env.root);
     assert_eq!(code(&out), 0, "{}", all(&out));
+}
+
+#[test]
+fn a_direct_commit_under_a_merge_commit_finish_is_still_refused_by_pre_push() {
+    let env = finished(hooked());
+    bare_remote(&env);
+    env.git(&["switch", "-q", "main"]);
+    env.write("CHANGELOG.md", "straight onto main\n");
+    env.commit_all("main moved on by hand");
+    env.git(&["switch", "-q", BRANCH]);
+    assert_exit(&env.gate(&["finish"]), 0);
+    let out = push(&env, &env.root);
+    assert_eq!(code(&out), 1, "{}", all(&out));
+    assert_contains(&stderr(&out), &["main moved on by hand"]);
 }
 
 #[test]
