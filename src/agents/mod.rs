@@ -89,7 +89,11 @@ impl Discovery {
 /// Every agent on the server of `tmux`, each placed in one of `worktrees` (canonical roots)
 /// when it works there. With `agent.target` configured, that pane is the only agent. The pane
 /// this process runs in is never an agent (a foreground `gate watch`, a person's `gate agents`).
-pub fn discover(tmux: &Tmux, config: &Config, worktrees: &[PathBuf]) -> Result<Discovery, TmuxError> {
+pub fn discover(
+    tmux: &Tmux,
+    config: &Config,
+    worktrees: &[PathBuf],
+) -> Result<Discovery, TmuxError> {
     let target = config.agent.target.trim();
     if !target.eq_ignore_ascii_case("auto") {
         let pane = tmux.resolve(target)?;
@@ -110,9 +114,13 @@ pub fn discover(tmux: &Tmux, config: &Config, worktrees: &[PathBuf]) -> Result<D
         .first()
         .and_then(|p| own_pane_from_env(&p.socket_path));
     let table = procs::Table::read();
-    Ok(classify(panes, own.as_deref(), worktrees, &config.agent.clis, |pid| {
-        table.tree(pid).into_iter().flat_map(procs::names).collect()
-    }))
+    Ok(classify(
+        panes,
+        own.as_deref(),
+        worktrees,
+        &config.agent.clis,
+        |pid| table.tree(pid).into_iter().flat_map(procs::names).collect(),
+    ))
 }
 
 /// The decision, given what runs in each pane (`programs(pid)`: every name the pane's
@@ -278,8 +286,14 @@ mod tests {
     #[test]
     fn the_deepest_worktree_wins_and_prefixes_are_not_paths() {
         let w = [PathBuf::from("/r/a"), PathBuf::from("/r/a/b")];
-        assert_eq!(worktree_of(Path::new("/r/a/b/c"), &w), Some(Path::new("/r/a/b")));
-        assert_eq!(worktree_of(Path::new("/r/a/x"), &w), Some(Path::new("/r/a")));
+        assert_eq!(
+            worktree_of(Path::new("/r/a/b/c"), &w),
+            Some(Path::new("/r/a/b"))
+        );
+        assert_eq!(
+            worktree_of(Path::new("/r/a/x"), &w),
+            Some(Path::new("/r/a"))
+        );
         assert_eq!(worktree_of(Path::new("/r/ab"), &w), None);
     }
 

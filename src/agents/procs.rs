@@ -8,8 +8,8 @@ use std::path::Path;
 
 /// Interpreters whose first arguments name the real program.
 const INTERPRETERS: &[&str] = &[
-    "node", "nodejs", "bun", "deno", "python", "python3", "ruby", "sh", "bash", "zsh", "npx",
-    "uv", "uvx", "pipx",
+    "node", "nodejs", "bun", "deno", "python", "python3", "ruby", "sh", "bash", "zsh", "npx", "uv",
+    "uvx", "pipx",
 ];
 
 /// One look at the process table: parent of every process.
@@ -25,7 +25,11 @@ impl Table {
             return Table { children };
         };
         for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(ppid) = parent_of(pid) {

@@ -143,7 +143,8 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
     // Outside a repository: every agent on the server, none in a worktree.
     let (root, config, worktrees) = match Project::open() {
         Ok(p) => {
-            let root = std::fs::canonicalize(p.repo.root()).unwrap_or_else(|_| p.repo.root().to_owned());
+            let root =
+                std::fs::canonicalize(p.repo.root()).unwrap_or_else(|_| p.repo.root().to_owned());
             let worktrees = agents::worktree_roots(p.repo.root());
             (Some(root), p.config, worktrees)
         }
@@ -188,7 +189,11 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
         ui.line(ui.dim(format!(
             "no agents{}: mark the pane an agent works in (gate agents mark TARGET --name NAME), \
              or run a known agent CLI ({})",
-            if everyone { "" } else { " in this repository's worktrees" },
+            if everyone {
+                ""
+            } else {
+                " in this repository's worktrees"
+            },
             config.agent.clis.join(", ")
         )))?;
     }
@@ -241,9 +246,9 @@ fn view(a: &agents::Agent) -> AgentView<'_> {
 fn unavailable(error: TmuxError, config: &Config) -> anyhow::Result<String> {
     let target = config.agent.target.trim();
     match error {
-        TmuxError::NoTarget { .. } | TmuxError::Ambiguous { .. } => Ok(format!(
-            "agent.target {target:?} in .gate.toml: {error}"
-        )),
+        TmuxError::NoTarget { .. } | TmuxError::Ambiguous { .. } => {
+            Ok(format!("agent.target {target:?} in .gate.toml: {error}"))
+        }
         TmuxError::NoServer { .. } => Ok(error.to_string()),
         other => Err(other.into()),
     }

@@ -151,7 +151,9 @@ fn worktree_dir(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "repo".into());
         let parent = main.parent().unwrap_or(Path::new("/")).to_owned();
-        parent.join(format!("{name}-worktrees")).join(&plan.feature.name)
+        parent
+            .join(format!("{name}-worktrees"))
+            .join(&plan.feature.name)
     };
     let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
     if occupied || (dir.exists() && !dir.is_dir()) {

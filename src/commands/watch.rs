@@ -206,7 +206,10 @@ fn status(ui: &Ui, repo: &Repo, paths: &daemon::Paths, json: bool) -> anyhow::Re
                 ))?;
             }
             if let Some(e) = &w.config_error {
-                ui.warn(format!("{}: {e} (the last good config is in force)", w.root.display()));
+                ui.warn(format!(
+                    "{}: {e} (the last good config is in force)",
+                    w.root.display()
+                ));
             }
         }
         if !covers_here {

@@ -86,7 +86,11 @@ impl Board {
 }
 
 /// The status-writing worker: writes on every change until the watcher stops.
-pub async fn writer(board: std::sync::Arc<Board>, paths: daemon::Paths, mut stop: watch::Receiver<bool>) {
+pub async fn writer(
+    board: std::sync::Arc<Board>,
+    paths: daemon::Paths,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut written: Option<Status> = None;
     loop {
         let now = board.snapshot();

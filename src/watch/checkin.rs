@@ -155,9 +155,8 @@ fn failed(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> {
     let config = ctx.config();
     let max = config.agent.escalate_after.max(1);
     let orchestrator = config.agent.orchestrator.trim();
-    let retry_at = (c.attempts < max).then(|| {
-        schedule::due_in(now, backoff(c.attempts, config.agent.checkin_retry.get()))
-    });
+    let retry_at = (c.attempts < max)
+        .then(|| schedule::due_in(now, backoff(c.attempts, config.agent.checkin_retry.get())));
     let next = match retry_at {
         Some(at) => format!("next attempt at {at}"),
         None => format!("escalating to {orchestrator}"),

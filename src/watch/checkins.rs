@@ -41,9 +41,8 @@ pub async fn worker(ctx: Arc<Ctx>, reporter: Arc<dyn Reporter>, mut stop: watch:
         for id in agenda.due(jiff::Timestamp::now()) {
             agenda.inflight.insert(id);
             let ctx = ctx.clone();
-            running.spawn_blocking(move || {
-                (id, guarded("check-in", || checkin::attempt(&ctx, id)))
-            });
+            running
+                .spawn_blocking(move || (id, guarded("check-in", || checkin::attempt(&ctx, id))));
         }
         let mono = Instant::now();
         let wake = [

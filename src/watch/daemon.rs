@@ -3,8 +3,8 @@
 //! replaced atomically after every decision.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -102,7 +102,8 @@ impl Lock {
             .open(&paths.lock)
             .map_err(io(&paths.lock))?;
         if !file.metadata().map_err(io(&paths.lock))?.is_file() {
-            let why = std::io::Error::other("not a regular file: move it away (`mv` it) and start again");
+            let why =
+                std::io::Error::other("not a regular file: move it away (`mv` it) and start again");
             return Err(io(&paths.lock)(why));
         }
         // `is_running` probes by taking the lock for an instant; a watcher starting in that

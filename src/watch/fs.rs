@@ -185,8 +185,10 @@ impl TreeWatcher {
                 continue;
             }
             // A rename's first path is where it came from.
-            let from = matches!(event.kind, EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
-                && i == 0;
+            let from = matches!(
+                event.kind,
+                EventKind::Modify(ModifyKind::Name(RenameMode::Both))
+            ) && i == 0;
             if removed || from {
                 self.forget(path);
             } else if path.is_dir() && !self.watched.contains(path) {
@@ -233,7 +235,11 @@ pub fn unignored_dirs(dir: &Path) -> impl Iterator<Item = PathBuf> {
 
 /// The directories (absolute) of tracked files that ignore rules would otherwise hide from
 /// the watcher: `logs/keep.log` tracked inside an ignored `logs/`.
-pub fn tracked_dirs(root: &Path, index: &git2::Index, is_ignored: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+pub fn tracked_dirs(
+    root: &Path,
+    index: &git2::Index,
+    is_ignored: impl Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
     let mut dirs: HashSet<Vec<u8>> = HashSet::new();
     for entry in index.iter() {
         let mut path = entry.path;

@@ -113,7 +113,8 @@ impl Ctx {
 
     /// The repository-wide config: the main worktree's.
     pub fn config(&self) -> Arc<Config> {
-        self.main().map_or_else(|| Arc::new(Config::default()), |p| p.config())
+        self.main()
+            .map_or_else(|| Arc::new(Config::default()), |p| p.config())
     }
 
     pub fn policy(&self, config: &Config) -> Policy {

@@ -160,7 +160,11 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
         jobs_rx,
         stop.clone(),
     )));
-    workers.spawn(done(board::writer(board.clone(), daemon::Paths::in_dir(&state), stop.clone())));
+    workers.spawn(done(board::writer(
+        board.clone(),
+        daemon::Paths::in_dir(&state),
+        stop.clone(),
+    )));
     // The first worktree workers report in before the board says "events".
     let ready = ready(board.clone());
 

@@ -228,7 +228,11 @@ pub fn commit_request(report: &Report, config: &Config) -> Option<Request> {
 /// without gate's trailer) ends the commit-cadence streak.
 fn resolve(ctx: &Ctx, place: &Place, repo: &Repo, state: &ProjectState, now: Timestamp) {
     let mut history = ctx.history();
-    for code in [Code::FeatureBranch, Code::ImplementationGate, Code::SpecOrder] {
+    for code in [
+        Code::FeatureBranch,
+        Code::ImplementationGate,
+        Code::SpecOrder,
+    ] {
         if !state.violates(code.as_str()) {
             history.resolve(code.as_str(), now);
         }

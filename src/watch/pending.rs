@@ -118,10 +118,9 @@ impl Pending {
             .first()
             .is_some_and(|f| now >= f + c.interval + c.bound());
         let ready = |s: &Span| overdue || now >= s.last + c.quiet;
-        let (taken, kept): (BTreeMap<_, _>, BTreeMap<_, _>) =
-            std::mem::take(&mut self.paths)
-                .into_iter()
-                .partition(|(_, s)| ready(s));
+        let (taken, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.paths)
+            .into_iter()
+            .partition(|(_, s)| ready(s));
         let mut since = taken.values().map(|s| s.first).min();
         let batch = match self.rescan.filter(|s| ready(s)) {
             Some(rescan) => {

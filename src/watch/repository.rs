@@ -116,7 +116,10 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
                     for root in gone {
                         if let Some(old) = running.remove(&root) {
                             let _ = old.stop.send(true);
-                            r.reporter.line(&format!("worktree {} is gone: no longer watched", root.display()));
+                            r.reporter.line(&format!(
+                                "worktree {} is gone: no longer watched",
+                                root.display()
+                            ));
                             record(&r.ctx, WatchEvent::WorktreeRemoved, &root);
                         }
                     }
@@ -139,7 +142,8 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
                         let place = Arc::new(Place::new(root.clone(), config));
                         places.push(place.clone());
                         if !first {
-                            r.reporter.line(&format!("new worktree {}: watching it", root.display()));
+                            r.reporter
+                                .line(&format!("new worktree {}: watching it", root.display()));
                             record(&r.ctx, WatchEvent::WorktreeAdded, &root);
                         }
                         let run = kit.spawn(main || i == 0, place, &mut workers);
@@ -155,7 +159,8 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
                 Err(e) => r.reporter.line(&format!("cannot list the worktrees: {e}")),
             }
         }
-        let wake = list_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let wake =
+            list_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             _ = stopped(&mut r.stop) => break,
             Some(event) = events.recv() => {
@@ -259,6 +264,9 @@ mod tests {
         assert_eq!(classify(c, &p("refs/heads/feature/x")), (true, false));
         assert_eq!(classify(c, &p("worktrees/w1")), (false, true));
         assert_eq!(classify(c, &p("index")), (false, false));
-        assert_eq!(classify(c, &[PathBuf::from("/elsewhere/HEAD")]), (false, false));
+        assert_eq!(
+            classify(c, &[PathBuf::from("/elsewhere/HEAD")]),
+            (false, false)
+        );
     }
 }

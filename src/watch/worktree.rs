@@ -257,7 +257,8 @@ impl Worktree {
         match Config::load(&self.place.root) {
             Ok(config) => {
                 let was_broken = st.config_error.take().is_some();
-                self.board.worktree(&self.place.root, |s| s.config_error = None);
+                self.board
+                    .worktree(&self.place.root, |s| s.config_error = None);
                 if config == *st.config && !was_broken {
                     return;
                 }
@@ -282,7 +283,10 @@ impl Worktree {
                     "!!! {text}\n!!! the watcher keeps the last good config until {} is fixed",
                     crate::config::FILE_NAME
                 ));
-                self.record(WatchEvent::ConfigInvalid, format!("{text}; kept the last good config"));
+                self.record(
+                    WatchEvent::ConfigInvalid,
+                    format!("{text}; kept the last good config"),
+                );
                 self.board
                     .worktree(&self.place.root, |s| s.config_error = Some(text.clone()));
                 st.config_error = Some(text);
@@ -312,7 +316,8 @@ impl Worktree {
                     // Try again after another quiet period, not in a tight loop.
                     st.pending.restore(batch, since, Instant::now());
                 }
-                self.board.decided(&self.place.root, text, super::now_text());
+                self.board
+                    .decided(&self.place.root, text, super::now_text());
                 self.reporter.decided(&report);
                 if let Some(request) = nudges::commit_request(&report, &st.config) {
                     let _ = self.jobs.send(Job::Nudge {
@@ -377,7 +382,10 @@ pub fn decision_text(outcome: &Outcome) -> String {
             commit,
             branch,
             summary,
-        } => format!("committed {} on {branch}: {summary}", crate::repo::short_id(commit)),
+        } => format!(
+            "committed {} on {branch}: {summary}",
+            crate::repo::short_id(commit)
+        ),
         Outcome::Shadowed {
             commit,
             refname,

@@ -1,14 +1,25 @@
-//! Nudges from a real watcher: the agent pane (found by its working directory) hears about a
-//! slip with its code and fix, once per cooldown; ignored nudges go to the orchestrator.
+//! Nudges from a real watcher: the agent (a marked pane working in the repository) hears about
+//! a slip with its code and fix, once per cooldown; ignored nudges go to the orchestrator; a
+//! plain shell in the repository hears nothing; an agent hears only about its own worktree.
 
 use std::time::Duration;
 
 use crate::project::{FAST, Project, stays, wait};
 use crate::server::{Agent, Pane, Server};
 
-/// An orchestrator session and a pane elsewhere (both outside the repository), and the agent:
-/// a pane working in the repository's `src`.
-fn panes(server: &Server, project: &Project) -> (Pane, Pane, Pane) {
+/// The panes of a nudge test.
+struct Panes {
+    /// The orchestrator's session (outside the repository).
+    orchestrator: Pane,
+    /// A pane outside the repository.
+    elsewhere: Pane,
+    /// The agent: a marked pane working in the repository's `src`.
+    agent: Pane,
+    /// A person's plain shell in the repository: must never receive anything.
+    shell: Pane,
+}
+
+fn panes(server: &Server, project: &Project) -> Panes {
     let orchestrator = server.session("orchestrator", Agent::Lines);
     let elsewhere = server.window("orchestrator", "elsewhere", Agent::Lines, None);
     std::fs::create_dir_all(project.root.join("src")).unwrap();
@@ -18,7 +29,25 @@ fn panes(server: &Server, project: &Project) -> (Pane, Pane, Pane) {
         Agent::Lines,
         Some(&project.root.join("src")),
     );
-    (orchestrator, elsewhere, agent)
+    server.mark(&agent, "eng");
+    let shell = server.window("orchestrator", "shell", Agent::Lines, Some(&project.root));
+    Panes {
+        orchestrator,
+        elsewhere,
+        agent,
+        shell,
+    }
+}
+
+/// Regression: nudges were typed into every pane inside the repository, a person's shell
+/// included, which then tried to run them.
+#[track_caller]
+fn shell_heard_nothing(shell: &Pane) {
+    assert!(
+        shell.bytes().is_empty(),
+        "the plain shell received: {}",
+        String::from_utf8_lossy(&shell.bytes())
+    );
 }
 
 const EDIT_ON_MAIN: &str = "[gate] feature-branch: src/app.rs edited on main; main is protected: \
@@ -28,7 +57,12 @@ const EDIT_ON_MAIN: &str = "[gate] feature-branch: src/app.rs edited on main; ma
 fn editing_implementation_files_on_main_nudges_the_agent_pane_once_per_cooldown() {
     let server = Server::new();
     let project = Project::new(&server, FAST);
-    let (orchestrator, elsewhere, agent) = panes(&server, &project);
+    let Panes {
+        orchestrator,
+        elsewhere,
+        agent,
+        shell,
+    } = panes(&server, &project);
     let w = project.watch();
     project.write("src/app.rs", "fn main() {}\n");
     assert_eq!(agent.lines(1), [EDIT_ON_MAIN]);
@@ -58,13 +92,14 @@ fn editing_implementation_files_on_main_nudges_the_agent_pane_once_per_cooldown(
     let (code, log) = w.stop();
     assert_eq!(code, Some(0), "{log}");
     stays(&agent.out, 1, Duration::ZERO);
+    shell_heard_nothing(&shell);
 }
 
 #[test]
 fn a_checkout_that_rewrites_implementation_files_is_no_slip() {
     let server = Server::new();
     let project = Project::new(&server, FAST);
-    let (_, _, agent) = panes(&server, &project);
+    let Panes { agent, shell, .. } = panes(&server, &project);
     project.git(&["switch", "-q", "-c", "feature/001-x"]);
     project.write("src/app.rs", "fn main() {}\n");
     project.git(&["add", "-A"]);
@@ -83,6 +118,7 @@ fn a_checkout_that_rewrites_implementation_files_is_no_slip() {
     wait("the nudge event", Duration::from_secs(5), || {
         project.events("nudge").len() == 1
     });
+    shell_heard_nothing(&shell);
     drop(w);
 }
 
@@ -91,7 +127,12 @@ fn three_ignored_nudges_escalate_to_the_orchestrator() {
     let server = Server::new();
     let config = format!("{FAST}nudge_cooldown = \"1s\"\nescalate_after = 3\n");
     let project = Project::new(&server, &config);
-    let (orchestrator, _, agent) = panes(&server, &project);
+    let Panes {
+        orchestrator,
+        agent,
+        shell,
+        ..
+    } = panes(&server, &project);
     let w = project.watch();
     for n in 1..=4 {
         project.write("src/app.rs", &format!("// edit {n}\n"));
@@ -117,6 +158,7 @@ fn three_ignored_nudges_escalate_to_the_orchestrator() {
     wait("the escalation event", Duration::from_secs(5), || {
         project.events("nudge-escalated").len() == 1
     });
+    shell_heard_nothing(&shell);
     drop(w);
 }
 
@@ -125,7 +167,7 @@ fn an_auto_commit_and_a_commit_past_the_hooks_are_nudges() {
     let server = Server::new();
     let config = format!("[commit]\ninterval = \"1s\"\nquiet = \"300ms\"\n{FAST}");
     let project = Project::new(&server, &config);
-    let (_, _, agent) = panes(&server, &project);
+    let Panes { agent, shell, .. } = panes(&server, &project);
     let w = project.watch();
     // Work on main is preserved as a snapshot, and the agent is told why and what to do.
     project.write("notes.md", "notes\n");
@@ -153,6 +195,7 @@ fn an_auto_commit_and_a_commit_past_the_hooks_are_nudges() {
         "{}",
         lines[1]
     );
+    shell_heard_nothing(&shell);
     drop(w);
 }
 
@@ -167,7 +210,7 @@ fn editing_implementation_files_before_the_spec_gate_passes_is_a_nudge() {
         "{}",
         crate::server::stderr(&out)
     );
-    let (_, _, agent) = panes(&server, &project);
+    let Panes { agent, shell, .. } = panes(&server, &project);
     let w = project.watch();
     project.write("src/login.rs", "fn login() {}\n");
     let line = agent.lines(1).remove(0);
@@ -184,6 +227,7 @@ fn editing_implementation_files_before_the_spec_gate_passes_is_a_nudge() {
         ),
         "{line}"
     );
+    shell_heard_nothing(&shell);
     drop(w);
 }
 
@@ -194,9 +238,51 @@ fn editing_implementation_files_before_the_spec_gate_passes_is_a_nudge() {
 fn nudges_reach_the_agent_under_a_c_locale() {
     let server = Server::new();
     let project = Project::new(&server, FAST);
-    let (_, _, agent) = panes(&server, &project);
+    let Panes { agent, shell, .. } = panes(&server, &project);
     let w = project.watch_with(&[("LC_ALL", "C"), ("LANG", "C")]);
     project.write("src/app.rs", "fn main() {}\n");
     assert_eq!(agent.lines(1), [EDIT_ON_MAIN]);
+    shell_heard_nothing(&shell);
+    drop(w);
+}
+
+/// Each agent belongs to the worktree it works in: a slip in a linked worktree reaches the
+/// agent there (found as a known CLI), and one on main reaches main's agent, never the other.
+#[test]
+fn a_slip_in_a_worktree_nudges_that_worktrees_agents_only() {
+    let server = Server::new();
+    let project = Project::new(&server, FAST);
+    let Panes { agent, shell, .. } = panes(&server, &project);
+    let linked = server.dir().join("linked");
+    project.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/001-w",
+        linked.to_str().unwrap(),
+    ]);
+    let linked = linked.canonicalize().unwrap();
+    std::fs::create_dir_all(linked.join("src")).unwrap();
+    let linked_agent = server.window(
+        "orchestrator",
+        "eng-w",
+        Agent::Claude,
+        Some(&linked.join("src")),
+    );
+    let w = project.watch();
+    std::fs::write(linked.join("src/x.rs"), "fn x() {}\n").unwrap();
+    let line = linked_agent.lines(1).remove(0);
+    assert!(
+        line.starts_with(
+            "[gate] implementation-gate: src/x.rs edited before the spec gate passed;"
+        ),
+        "{line}"
+    );
+    stays(&agent.out, 0, Duration::from_millis(500));
+    project.write("src/app.rs", "fn main() {}\n");
+    assert_eq!(agent.lines(1), [EDIT_ON_MAIN]);
+    stays(&linked_agent.out, 1, Duration::from_millis(500));
+    shell_heard_nothing(&shell);
     drop(w);
 }

@@ -39,6 +39,8 @@ pub enum Agent {
     SwallowsFirstEnter,
     /// A TUI-like input line that takes 60 ms to submit and clear the input after Enter.
     SlowToRedraw,
+    /// Like `Lines`, run as a program named `claude` (a known agent CLI, found by its name).
+    Claude,
 }
 
 /// A fake agent's pane and the file it writes.
@@ -164,6 +166,16 @@ impl Server {
         cmd
     }
 
+    /// `gate agents mark PANE --name NAME`: the pane becomes a known agent.
+    #[track_caller]
+    pub fn mark(&self, pane: &Pane, name: &str) {
+        let out = self
+            .gate(&["agents", "mark", &pane.id, "--name", name])
+            .output()
+            .expect("run gate");
+        assert!(out.status.success(), "mark: {}", stderr(&out));
+    }
+
     /// `gate send --pause 50ms ARGS`, run to the end.
     pub fn send(&self, args: &[&str]) -> Output {
         let mut full = vec!["send", "--pause", PAUSE];
@@ -196,6 +208,7 @@ impl Pane {
 /// The shell command line of a fake agent. The terminal is non-canonical so a line may be
 /// longer than the 4 kB canonical-mode limit, and carriage returns still arrive as newlines.
 fn script(agent: Agent, out: &Path, ready: &Path) -> String {
+    let path = out;
     let (out, ready) = (out.display(), ready.display());
     let read_loop = format!(r#"while IFS= read -r line; do printf '%s\n' "$line" >> {out}; done"#);
     match agent {
@@ -205,6 +218,22 @@ fn script(agent: Agent, out: &Path, ready: &Path) -> String {
         ),
         Agent::Stuck => {
             format!("stty -icanon -icrnl -echoctl -isig -ixon; : > {ready}; exec cat > {out}")
+        }
+        Agent::Claude => {
+            // A script named claude: the kernel names the process after it (comm), as a
+            // real agent CLI is named.
+            let bin = path.with_extension("bin");
+            std::fs::create_dir_all(&bin).expect("create a bin dir");
+            let program = bin.join("claude");
+            let body =
+                format!("#!/bin/sh\nstty -echo -icanon -isig -ixon; : > {ready}; {read_loop}\n");
+            std::fs::write(&program, body).expect("write the fake claude");
+            std::fs::set_permissions(
+                &program,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .expect("make it executable");
+            format!("exec {}", program.display())
         }
         Agent::SwallowsFirstEnter => input_line(&out, &ready, 1, 0.0),
         Agent::SlowToRedraw => input_line(&out, &ready, 0, 0.06),
