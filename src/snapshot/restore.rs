@@ -153,25 +153,62 @@ pub fn restore(
         out.preserved = preserve(&at_risk)?;
     }
     let todo: Vec<Vec<u8>> = paths.into_iter().filter(|p| differ.contains(p)).collect();
-    if !todo.is_empty() {
-        let id = source.id.to_string();
-        cli::git_ok(
-            repo.root(),
-            [
-                "--literal-pathspecs",
-                "restore",
-                "--source",
-                &id,
-                "--worktree",
-                "--no-overlay",
-                "--pathspec-from-file=-",
-                "--pathspec-file-nul",
-            ],
-            Some(&nul_joined(&todo)),
-        )?;
-    }
+    write_worktree(repo, source.id, &todo)?;
     out.restored = todo.iter().map(|p| display(p)).collect();
     Ok(out)
+}
+
+/// Writes `paths` as `commit` has them into the working tree: through a private index
+/// (`read-tree` + `checkout-index`, git's filters and modes applied), so the real index and
+/// its lock are never involved; a path the snapshot does not have is removed.
+fn write_worktree(repo: &Repo, commit: Oid, paths: &[Vec<u8>]) -> Result<(), RestoreError> {
+    use std::os::unix::ffi::OsStrExt;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("restore-index-")
+        .tempfile_in(repo.state_dir())
+        .map_err(|source| CommitError::Io {
+            path: repo.state_dir(),
+            source,
+        })?;
+    let env = [("GIT_INDEX_FILE", scratch.path().as_os_str())];
+    let id = commit.to_string();
+    let read = cli::git_env(repo.root(), ["read-tree", id.as_str()], None, &env)?;
+    if !read.status.success() {
+        return Err(cli::CliError::Failed {
+            args: "read-tree".into(),
+            stderr: String::from_utf8_lossy(&read.stderr).trim().to_owned(),
+        }
+        .into());
+    }
+    let listed = cli::git_env(repo.root(), ["ls-files", "-z"], None, &env)?;
+    let present: HashSet<&[u8]> = listed.stdout.split(|&b| b == 0).collect();
+    let (write, remove): (Vec<Vec<u8>>, Vec<Vec<u8>>) = paths
+        .iter()
+        .cloned()
+        .partition(|p| present.contains(p.as_slice()));
+    for p in &remove {
+        let file = repo.root().join(std::ffi::OsStr::from_bytes(p));
+        let _ = std::fs::remove_file(file);
+    }
+    if !write.is_empty() {
+        let out = cli::git_env(
+            repo.root(),
+            ["checkout-index", "-f", "-z", "--stdin"],
+            Some(&nul_joined(&write)),
+            &env,
+        )?;
+        if !out.status.success() {
+            return Err(cli::CliError::Failed {
+                args: "checkout-index".into(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The snapshot's paths that `wanted` names (exactly, or as a directory above them).

@@ -411,3 +411,97 @@ fn pruning_is_explicit_logged_and_keeps_pending_work() {
     assert_contains(&stdout(&out), &["removed refs/gate/snapshots/main"]);
     assert_contains(&stdout(&env.gate(&["log"])), &["snapshot-pruned"]);
 }
+
+/// Runs `gate args` and fails the test if it has not finished within `secs`.
+fn gate_within(env: &TestEnv, args: &[&str], secs: u64) -> Output {
+    let mut child = env
+        .gate_command(&env.root)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start gate");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gate {args:?} hung on a state file that is not a plain file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn state_files_that_are_fifos_directories_or_garbage_never_hang_a_command() {
+    for (kind, name) in [
+        ("fifo", "watch.json"),
+        ("fifo", "watch.lock"),
+        ("fifo", "events.jsonl"),
+        ("fifo", "schedule.json"),
+        ("dir", "watch.json"),
+        ("dir", "events.jsonl"),
+        ("garbage", "watch.json"),
+        ("garbage", "schedule.json"),
+    ] {
+        let env = TestEnv::new();
+        let state = env.root.join(".git/gate");
+        std::fs::create_dir_all(&state).unwrap();
+        let path = state.join(name);
+        match kind {
+            "fifo" => {
+                let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            "dir" => std::fs::create_dir(&path).unwrap(),
+            _ => std::fs::write(&path, b"\x00\xff{{{ not json").unwrap(),
+        }
+        for args in [
+            &["status"][..],
+            &["watch", "--status"],
+            &["log"],
+            &["status", "--json"],
+        ] {
+            let out = gate_within(&env, args, 10);
+            let text = all(&out);
+            assert!(!text.contains("panicked"), "{kind} {name} {args:?}: {text}");
+            if kind != "garbage" && name == "events.jsonl" && args == ["log"] {
+                assert_contains(&text, &["events.jsonl", "not a regular file"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn restore_handles_odd_names_a_held_lock_and_a_detached_head() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let odd = env
+        .root
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9 menu.txt"));
+    std::fs::write(&odd, "latin-1 name\n").unwrap();
+    env.write("dir/with space/x.md", "spaced\n");
+    assert_exit(&snapshot(&env, &[]), 0);
+    std::fs::remove_file(&odd).unwrap();
+    std::fs::remove_dir_all(env.path("dir")).unwrap();
+    // Someone's git holds the index: restore writes only the working tree, so it goes on.
+    let lock = env.path(".git/index.lock");
+    std::fs::write(&lock, "held").unwrap();
+    let out = env.gate(&["restore"]);
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "held");
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(env.read("dir/with space/x.md"), "spaced\n");
+    assert_eq!(std::fs::read_to_string(&odd).unwrap(), "latin-1 name\n");
+    // Detached: its own snapshot ref, restorable by name.
+    env.git(&["checkout", "-q", "--detach"]);
+    env.write("d.txt", "detached work\n");
+    assert_exit(&snapshot(&env, &[]), 0);
+    std::fs::remove_file(env.path("d.txt")).unwrap();
+    assert_exit(
+        &env.gate(&["restore", "refs/gate/detached/main-worktree", "d.txt"]),
+        0,
+    );
+    assert_eq!(env.read("d.txt"), "detached work\n");
+}
