@@ -303,7 +303,16 @@ impl Worktree {
 
     /// One auto-commit of what is ready, then its report, events and nudge.
     async fn commit(&self, st: &mut State, now: Instant) {
-        let (batch, since) = st.pending.take(now, st.cadence);
+        let (mut batch, since) = st.pending.take(now, st.cadence);
+        if st.config_error.is_some() {
+            // A broken `.gate.toml` is not committed: it stays in the working tree (never
+            // lost) until it is fixed, and the fix is committed as usual.
+            let config = crate::config::FILE_NAME.as_bytes().to_vec();
+            match &mut batch {
+                Batch::Paths(paths) => paths.retain(|p| *p != config),
+                Batch::Everything { except } => except.push(config),
+            }
+        }
         match take(self.place.root.clone(), st.config.clone(), batch.clone()).await {
             Ok(report) => {
                 for s in &report.skipped {

@@ -1,6 +1,8 @@
 //! The watcher as a real process: auto-commits on a seconds-long cadence, quiet periods,
-//! the daemon's lock and graceful stop, the audit, the watch-limit fallback, and SIGKILL in the
-//! middle of committing.
+//! the daemon's lock and graceful stop, the audit, the watch-limit fallback, SIGKILL in the
+//! middle of committing, linked worktrees (one watcher for all), and the event model
+//! (directories that come back, tracked files that match ignore rules, a busy file, config
+//! reload).
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +28,12 @@ struct Watcher {
 
 impl Watcher {
     fn start(env: &TestEnv, vars: &[(&str, &str)]) -> Watcher {
-        let mut cmd = env.gate_command(&env.root);
+        Watcher::start_in(env, &env.root, vars)
+    }
+
+    /// A watcher started from `dir` (any worktree of the repository).
+    fn start_in(env: &TestEnv, dir: &std::path::Path, vars: &[(&str, &str)]) -> Watcher {
+        let mut cmd = env.gate_command(dir);
         cmd.arg("watch")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -325,4 +332,265 @@ fn a_watcher_whose_repository_is_deleted_exits() {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the watcher outlived its repository");
+}
+
+/// `git log --format=%s` in `dir`.
+fn subjects_in(env: &TestEnv, dir: &std::path::Path) -> String {
+    env.git_in(dir, &["log", "--format=%s"])
+}
+
+/// The status JSON, asked from `dir`.
+fn status_in(env: &TestEnv, dir: &std::path::Path) -> serde_json::Value {
+    let out = env.gate_in(dir, &["watch", "--status", "--json"]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+fn roots(status: &serde_json::Value) -> Vec<String> {
+    status["worktrees"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|w| w["root"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Regression: the watcher watched only its own checkout, and `gate watch --daemon` in a linked
+/// worktree said "already running" while nothing there was ever committed.
+#[test]
+fn one_watcher_covers_every_worktree_including_ones_added_while_it_runs() {
+    let env = fast_repo("1s", "300ms");
+    let out = env.gate(&["specify", "Alpha", "--worktree"]);
+    assert_exit(&out, 0);
+    let alpha = env.base_dir().join("repo-worktrees/002-alpha");
+    assert!(
+        alpha.join("specs/002-alpha/spec.md").is_file(),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        env.branch(),
+        "feature/001-watched",
+        "specify --worktree switched this checkout"
+    );
+    // Started from the linked worktree, it still covers the main checkout.
+    let w = Watcher::start_in(&env, &alpha, &[]);
+    let daemon = env.gate_in(&alpha, &["watch", "--daemon"]);
+    assert_contains(
+        &stdout(&daemon),
+        &["already running", "it covers this worktree", "002-alpha"],
+    );
+    env.write("main-notes.md", "main\n");
+    std::fs::write(alpha.join("alpha-notes.md"), "alpha\n").unwrap();
+    wait_for("commits in both worktrees", Duration::from_secs(15), || {
+        subjects(&env).contains("main-notes.md")
+            && subjects_in(&env, &alpha).contains("alpha-notes.md")
+    });
+    assert_eq!(
+        env.git_in(&alpha, &["branch", "--show-current"]),
+        "feature/002-alpha"
+    );
+    assert!(!subjects(&env).contains("alpha-notes.md"));
+
+    // A worktree added while the watcher runs is picked up.
+    let late = env.base_dir().join("late");
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/003-late",
+        late.to_str().unwrap(),
+    ]);
+    wait_for(
+        "the new worktree in the status",
+        Duration::from_secs(10),
+        || roots(&status_in(&env, &late)).len() == 3,
+    );
+    std::fs::write(late.join("late-notes.md"), "late\n").unwrap();
+    wait_for(
+        "a commit in the new worktree",
+        Duration::from_secs(15),
+        || subjects_in(&env, &late).contains("late-notes.md"),
+    );
+    let status = status_in(&env, &late);
+    assert_eq!(status["covers_here"], true, "{status:#}");
+    let mut listed = roots(&status);
+    assert_eq!(listed.remove(0), env.root.display().to_string(), "main first");
+    listed.sort();
+    assert_eq!(
+        listed,
+        [late.display().to_string(), alpha.display().to_string()]
+    );
+    let text = stdout(&env.gate_in(&late, &["watch", "--status"]));
+    assert_contains(
+        &text,
+        &["3 worktree(s)", "feature/003-late", "feature/002-alpha"],
+    );
+
+    // And one removed is dropped.
+    env.git(&["worktree", "remove", "--force", late.to_str().unwrap()]);
+    wait_for(
+        "the removed worktree to leave the status",
+        Duration::from_secs(10),
+        || roots(&status_in(&env, &env.root)).len() == 2,
+    );
+    let (code, log) = w.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_contains(&log, &["new worktree", "is gone: no longer watched"]);
+}
+
+/// Regression: a directory that disappeared and came back (a switch to a branch without
+/// `src/` and back) was never watched again, so its edits were never committed.
+#[test]
+fn a_directory_that_comes_back_is_watched_again() {
+    let env = fast_repo("1s", "300ms");
+    env.write("src/lib.rs", "pub fn f() {}\n");
+    env.commit_all("lib");
+    env.git(&["switch", "-q", "-c", "feature/002-nosrc"]);
+    env.git(&["rm", "-q", "-r", "src"]);
+    env.git(&["commit", "-q", "--no-verify", "-m", "no src"]);
+    env.git(&["switch", "-q", "feature/001-watched"]);
+    let w = Watcher::start(&env, &[]);
+    env.git(&["switch", "-q", "feature/002-nosrc"]);
+    assert!(!env.exists("src"));
+    std::thread::sleep(Duration::from_millis(300));
+    env.git(&["switch", "-q", "feature/001-watched"]);
+    std::thread::sleep(Duration::from_millis(300));
+    env.write("src/lib.rs", "pub fn g() {}\n");
+    wait_for(
+        "the edit in the re-created src/",
+        Duration::from_secs(15),
+        || env.git(&["status", "--porcelain"]).is_empty(),
+    );
+    assert_eq!(env.git(&["show", "HEAD:src/lib.rs"]), "pub fn g() {}");
+    drop(w);
+}
+
+/// Regression: edits to a tracked file that matches `.gitignore` (`*.log`) were dropped as
+/// events and never committed.
+#[test]
+fn a_tracked_file_that_matches_gitignore_is_still_committed() {
+    let env = fast_repo("1s", "300ms");
+    env.write(".gitignore", "*.log\nbuild/\n");
+    env.write("app.log", "one\n");
+    env.write("build/keep.txt", "kept\n");
+    env.git(&["add", "-f", ".gitignore", "app.log", "build/keep.txt"]);
+    env.git(&[
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        "tracked despite ignore rules",
+    ]);
+    let w = Watcher::start(&env, &[]);
+    env.write("app.log", "one\ntwo\n");
+    env.write("build/keep.txt", "kept, edited\n");
+    env.write("noise.log", "never committed\n");
+    wait_for(
+        "the tracked ignored files committed",
+        Duration::from_secs(15),
+        || {
+            env.git(&["show", "HEAD:app.log"]) == "one\ntwo"
+                && env.git(&["show", "HEAD:build/keep.txt"]) == "kept, edited"
+        },
+    );
+    assert_eq!(
+        env.git(&["ls-files", "noise.log"]),
+        "",
+        "an ignored untracked file was committed"
+    );
+    drop(w);
+}
+
+/// Regression: a log appended every 0.4 s kept real work uncommitted for 7x the interval,
+/// because the whole tree had to be quiet.
+#[test]
+fn a_busy_file_does_not_hold_back_the_others() {
+    let env = fast_repo("2s", "500ms");
+    let w = Watcher::start(&env, &[]);
+    let start = Instant::now();
+    env.write("src/work.rs", "pub fn work() {}\n");
+    let busy = env.path("busy.log");
+    let writer = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(9);
+        let mut n = 0;
+        while Instant::now() < until {
+            std::fs::write(&busy, format!("line {n}\n")).unwrap();
+            n += 1;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    wait_for("the quiet file's commit", Duration::from_secs(8), || {
+        env.git(&["log", "--format=%s", "--", "src/work.rs"])
+            .contains("Progress:")
+    });
+    let took = start.elapsed();
+    assert!(
+        !writer.is_finished(),
+        "the busy file stopped first; nothing was shown"
+    );
+    assert!(took < Duration::from_secs(6), "committed after {took:?}");
+    // The busy file itself waits at most twice the interval.
+    wait_for("the busy file's commit", Duration::from_secs(8), || {
+        env.git(&["log", "--format=%s", "--", "busy.log"])
+            .contains("Progress:")
+    });
+    writer.join().unwrap();
+    drop(w);
+}
+
+/// Regression: the watcher kept the `.gate.toml` it started with; after `lib/**` was added to
+/// `implementation` it real-committed `lib/x.rs` before the spec gate while the hook refused
+/// the same change. An invalid edit keeps the last good config, loudly.
+#[test]
+fn the_config_is_reloaded_and_an_invalid_edit_keeps_the_last_good_one() {
+    let env = TestEnv::new();
+    env.write(
+        ".gate.toml",
+        "[commit]\ninterval = \"1s\"\nquiet = \"300ms\"\n",
+    );
+    env.commit_all("config");
+    assert_exit(&env.gate(&["specify", "Lib"]), 0);
+    env.commit_all("spec started");
+    let w = Watcher::start(&env, &[]);
+    env.write(
+        ".gate.toml",
+        "[commit]\ninterval = \"1s\"\nquiet = \"300ms\"\n[spec]\nimplementation = [\"src/**\", \"lib/**\"]\n",
+    );
+    wait_for("the reload event", Duration::from_secs(10), || {
+        stdout(&env.gate(&["log"])).contains("config-reloaded")
+    });
+    env.write("lib/x.rs", "pub fn x() {}\n");
+    wait_for("a snapshot of lib/x.rs", Duration::from_secs(15), || {
+        stdout(&env.gate(&["log", "--json"])).contains("\"kind\":\"snapshot\"")
+    });
+    assert_eq!(
+        env.git(&["log", "--format=%s", "HEAD", "--", "lib/x.rs"]),
+        "",
+        "lib/x.rs was committed before the spec gate"
+    );
+
+    env.write(".gate.toml", "[commit\ninterval = 1s\n");
+    // `gate log` itself refuses the broken config: read the event log directly.
+    let events = env.path(".git/gate/events.jsonl");
+    wait_for("the invalid-config event", Duration::from_secs(10), || {
+        std::fs::read_to_string(&events).unwrap_or_default().contains("\"config-invalid\"")
+    });
+    let status = status_in(&env, &env.root);
+    let error = status["worktrees"][0]["config_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains(".gate.toml:1:"), "{status:#}");
+    // The rules stay in force: another lib file is still only snapshotted.
+    env.write("lib/y.rs", "pub fn y() {}\n");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        env.git(&["log", "--format=%s", "HEAD", "--", "lib/y.rs"]),
+        ""
+    );
+    let (_, log) = w.stop();
+    assert_contains(&log, &["reloaded .gate.toml", "keeps the last good config"]);
 }
