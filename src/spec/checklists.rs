@@ -66,6 +66,30 @@ pub fn read(root: &Path, feature_dir: &str) -> Vec<Finding> {
     findings
 }
 
+/// The findings of the checklists among `paths` (repo-relative, any order, repeats allowed):
+/// those directly in `feature_dir/checklists/` ending `.md`, each read with `read` (`None`:
+/// unreadable, skipped). For checklists held somewhere other than the working tree (the index
+/// the pre-commit hook judges).
+pub fn among(
+    feature_dir: &str,
+    paths: impl IntoIterator<Item = String>,
+    read: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Vec<Finding> {
+    let prefix = format!("{feature_dir}/{DIR}/");
+    let names: std::collections::BTreeSet<String> = paths
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|n| n.ends_with(".md") && !n.contains('/') && !n.starts_with('.'))
+        })
+        .collect();
+    names
+        .into_iter()
+        .filter_map(|p| read(&p).map(|bytes| analyse(&p, &bytes)))
+        .flatten()
+        .collect()
+}
+
 /// At most one byte over the artifact limit, so an oversized file is reported, not loaded.
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;

@@ -5,6 +5,7 @@ pub mod checklists;
 pub mod feature;
 pub mod gates;
 pub mod markdown;
+pub mod placeholders;
 pub mod task_ids;
 pub mod tasks;
 pub mod templates;
