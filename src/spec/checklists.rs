@@ -46,7 +46,16 @@ pub fn read(root: &Path, feature_dir: &str) -> Vec<Finding> {
     for name in names {
         let path = dir.join(&name);
         let rel = format!("{feature_dir}/{DIR}/{name}");
-        let analysis = if !crate::confine::inside(root, &path) || !path.is_file() {
+        let analysis = if !crate::confine::inside(root, &path) {
+            markdown::Analysis {
+                findings: vec![Finding::new(
+                    1,
+                    markdown::FindingKind::Unreadable,
+                    "the checklist leads outside the repository (through a symlink); replace it with a plain file",
+                )],
+                ..markdown::Analysis::default()
+            }
+        } else if !path.is_file() {
             markdown::not_a_file()
         } else {
             match read_bounded(&path) {

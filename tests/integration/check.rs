@@ -902,3 +902,31 @@ fn check_prints_every_finding_most_important_first() {
         ],
     );
 }
+
+/// A hostile checklists/ directory: a FIFO (reading it would block), a symlink out of the
+/// repository, a directory named like a checklist. Each is a finding; the check ends.
+#[cfg(unix)]
+#[test]
+fn hostile_checklist_files_are_findings_never_hangs_or_reads_outside() {
+    let env = TestEnv::new();
+    let dir = env.complete_feature("User auth");
+    let checklists = env.path(&format!("{dir}/checklists"));
+    std::fs::create_dir_all(checklists.join("dir.md")).unwrap();
+    let outside = env.base_dir().join("secret.md");
+    std::fs::write(&outside, "- [ ] outside item\n").unwrap();
+    std::os::unix::fs::symlink(&outside, checklists.join("link.md")).unwrap();
+    let fifo = std::ffi::CString::new(checklists.join("pipe.md").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let out = env.gate(&["check"]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert_contains(
+        &text,
+        &[
+            &format!("{dir}/checklists/dir.md:1: not a regular file"),
+            &format!("{dir}/checklists/link.md:1: the checklist leads outside the repository"),
+            &format!("{dir}/checklists/pipe.md:1: not a regular file"),
+        ],
+    );
+    assert_lacks(&text, &["outside item"]);
+}
