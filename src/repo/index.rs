@@ -330,6 +330,104 @@ impl Scratch {
     }
 }
 
+/// Written before the branch moves to a commit built from a scratch index, removed once the
+/// scratch is the real index. A gate killed in between (the branch moved, the index not yet
+/// swapped) leaves it and the scratch file; the next run completes the swap if the real index
+/// is still the file that was copied, so branch and index are in step again and the next
+/// run does not mistake the old index for the user's staging.
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn begin(
+        state: &Path,
+        worktree: &str,
+        scratch: &Scratch,
+        commit: Oid,
+    ) -> Result<Journal, CommitError> {
+        let path = state.join(format!("install-{worktree}"));
+        let Some(c) = scratch.copied else {
+            // No index existed: nothing to compare against on recovery; nothing to journal.
+            return Ok(Journal { path });
+        };
+        let text = format!(
+            "commit {commit}\nscratch {}\ncopied {} {} {} {} {} {} {}\n",
+            scratch.path.display(),
+            c.dev,
+            c.ino,
+            c.size,
+            c.mtime.0,
+            c.mtime.1,
+            c.ctime.0,
+            c.ctime.1
+        );
+        std::fs::write(&path, text).map_err(|source| CommitError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Journal { path })
+    }
+
+    pub fn end(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A swap a killed run left unfinished (see [`Journal`]).
+pub struct Unfinished {
+    /// The commit the branch was moved to.
+    pub commit: Oid,
+    pending: Scratch,
+}
+
+impl Unfinished {
+    /// Reads the journal of `worktree` (and removes it): `None` when there is none.
+    pub fn take(state: &Path, worktree: &str, real: &Path) -> Option<Unfinished> {
+        let path = state.join(format!("install-{worktree}"));
+        let bytes = crate::statefile::read(&path).ok()??;
+        let _ = std::fs::remove_file(&path);
+        let text = String::from_utf8_lossy(&bytes);
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+                .map(str::to_owned)
+        };
+        let scratch = field("scratch").map(PathBuf::from)?;
+        // Only a scratch index of gate's own state directory is ever renamed or removed.
+        if !scratch.starts_with(state) || !scratch.file_name()?.to_str()?.starts_with(PREFIX) {
+            return None;
+        }
+        let copied = field("copied").and_then(|c| {
+            let n: Vec<i64> = c.split(' ').filter_map(|x| x.parse().ok()).collect();
+            (n.len() == 7).then(|| Identity {
+                dev: n[0] as u64,
+                ino: n[1] as u64,
+                size: n[2] as u64,
+                mtime: (n[3], n[4]),
+                ctime: (n[5], n[6]),
+            })
+        });
+        let pending = Scratch {
+            path: scratch,
+            real: real.to_owned(),
+            copied,
+            root: PathBuf::new(),
+        };
+        let commit = field("commit").and_then(|c| Oid::from_str(&c).ok())?;
+        Some(Unfinished { commit, pending })
+    }
+
+    /// Swaps the scratch in, as the killed run would have (dropping `self` removes what is
+    /// left of it either way).
+    pub fn install(&self) -> Result<Install, CommitError> {
+        if !self.pending.path.is_file() {
+            return Ok(Install::Changed);
+        }
+        self.pending.install()
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);

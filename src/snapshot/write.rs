@@ -11,7 +11,7 @@ use super::{Options, Outcome, Skipped, TRAILER, commit_message};
 use crate::repo::Repo;
 use crate::repo::cli;
 use crate::repo::commit::CommitError;
-use crate::repo::index::{Install, Refused, Scratch};
+use crate::repo::index::{Install, Journal, Refused, Scratch, Unfinished};
 
 /// What the snapshot is taken of: the worktree's HEAD and its snapshot ref.
 pub struct Target<'a> {
@@ -72,7 +72,9 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         let parents: Vec<Oid> = target.head.into_iter().collect();
         let id = repo.write_commit(tree, &parents, &message)?;
         let reflog = format!("commit: {}", message.lines().next().unwrap_or_default());
+        let journal = Journal::begin(&repo.state_dir(), &refs::worktree_id(repo), &scratch, id)?;
         if !repo.move_ref(&format!("refs/heads/{branch}"), id, target.head, &reflog)? {
+            journal.end();
             return retry(format!(
                 "{branch} moved while committing (someone committed)"
             ));
@@ -83,6 +85,7 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
             Install::Replaced => Ok(()),
             Install::Changed | Install::Locked => bring_index_in_step(repo, target.head, &staged),
         };
+        journal.end();
         if let Err(e) = installed {
             // The commit stands; the user's index was kept as it was.
             summary.push_str(&format!(
@@ -125,6 +128,39 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         out.aside = Some(preserved.outcome);
     }
     Ok(out)
+}
+
+/// A run killed after moving the branch and before swapping in its index left the index one
+/// commit behind: finish the swap if the index is still the file it copied, else bring the
+/// paths of that commit the user did not touch in step (a `git status` in between rewrites
+/// the index with the same entries, which is not the user's staging).
+pub fn finish_killed_commit(repo: &Repo) -> Result<(), CommitError> {
+    let Some(unfinished) = Unfinished::take(
+        &repo.state_dir(),
+        &refs::worktree_id(repo),
+        &repo.index_path(),
+    ) else {
+        return Ok(());
+    };
+    let tip = repo.git().head().ok().and_then(|h| h.target());
+    if tip != Some(unfinished.commit) {
+        return Ok(());
+    }
+    if unfinished.install()? == Install::Replaced {
+        return Ok(());
+    }
+    let parent = repo
+        .git()
+        .find_commit(unfinished.commit)
+        .ok()
+        .and_then(|c| c.parent_id(0).ok());
+    let parent_tree = parent.map(|p| repo.tree_of(p)).transpose()?;
+    let paths = crate::repo::status::tree_paths_changed(
+        repo.root(),
+        parent_tree,
+        repo.tree_of(unfinished.commit)?,
+    )?;
+    bring_index_in_step(repo, parent, &paths)
 }
 
 fn index_locked(repo: &Repo) -> bool {

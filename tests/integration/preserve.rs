@@ -78,7 +78,16 @@ fn a_deliberately_staged_version_is_never_replaced() {
     env.write("src/other.rs", "other\n");
     let before = index_bytes(&env, ".git/index");
     let head = env.git(&["rev-parse", "HEAD"]);
-    // The watcher's way: file events named only src/other.rs.
+    // The watcher's way: the edit after the staging is an event for src/a.rs ...
+    let out = snapshot(&env, &["--only", "src/a.rs"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["partial staging", "preserved"]);
+    assert_eq!(
+        index_bytes(&env, ".git/index"),
+        before,
+        "the user's index changed"
+    );
+    // ... and a later batch that names only another file still leaves the staging alone.
     let out = snapshot(&env, &["--only", "src/other.rs"]);
     assert_exit(&out, 0);
     assert_contains(&stdout(&out), &["partial staging", "preserved"]);
