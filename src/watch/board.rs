@@ -85,21 +85,30 @@ impl Board {
     }
 }
 
-/// The status-writing worker: writes on every change until the watcher stops.
+/// Changes within this long are written once (a checkout is thousands of events).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The status-writing worker: writes after every burst of changes until the watcher stops,
+/// and never into a repository that is being deleted (`head`, the common `HEAD`, is gone).
 pub async fn writer(
     board: std::sync::Arc<Board>,
     paths: daemon::Paths,
+    head: std::path::PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut written: Option<Status> = None;
     loop {
         let now = board.snapshot();
-        if written.as_ref() != Some(&now) {
+        if written.as_ref() != Some(&now) && head.exists() {
             let _ = daemon::write_status(&paths, &now);
             written = Some(now);
         }
         tokio::select! {
             _ = board.changed.notified() => {}
+            _ = super::stopped(&mut stop) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(COALESCE) => {}
             _ = super::stopped(&mut stop) => return,
         }
     }

@@ -133,7 +133,7 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
     let (quit_tx, mut quit) = mpsc::unbounded_channel();
     let mut workers: JoinSet<Result<(), WatchError>> = JoinSet::new();
     workers.spawn(repository_worker(repository::Repository {
-        common,
+        common: common.clone(),
         ctx: ctx.clone(),
         reporter: reporter.clone(),
         board: board.clone(),
@@ -163,6 +163,7 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
     workers.spawn(done(board::writer(
         board.clone(),
         daemon::Paths::in_dir(&state),
+        common.join("HEAD"),
         stop.clone(),
     )));
     // The first worktree workers report in before the board says "events".

@@ -334,6 +334,16 @@ fn a_watcher_whose_repository_is_deleted_exits() {
     panic!("the watcher outlived its repository");
 }
 
+/// Waits until the watcher's first decision (its start-up full scan, which would pick up any
+/// change made before it, even one no event reported).
+fn settled(env: &TestEnv) {
+    wait_for(
+        "the watcher's first decision",
+        Duration::from_secs(10),
+        || status_in(env, &env.root)["last_decision"].is_string(),
+    );
+}
+
 /// `git log --format=%s` in `dir`.
 fn subjects_in(env: &TestEnv, dir: &std::path::Path) -> String {
     env.git_in(dir, &["log", "--format=%s"])
@@ -417,7 +427,11 @@ fn one_watcher_covers_every_worktree_including_ones_added_while_it_runs() {
     let status = status_in(&env, &late);
     assert_eq!(status["covers_here"], true, "{status:#}");
     let mut listed = roots(&status);
-    assert_eq!(listed.remove(0), env.root.display().to_string(), "main first");
+    assert_eq!(
+        listed.remove(0),
+        env.root.display().to_string(),
+        "main first"
+    );
     listed.sort();
     assert_eq!(
         listed,
@@ -453,11 +467,13 @@ fn a_directory_that_comes_back_is_watched_again() {
     env.git(&["commit", "-q", "--no-verify", "-m", "no src"]);
     env.git(&["switch", "-q", "feature/001-watched"]);
     let w = Watcher::start(&env, &[]);
+    settled(&env);
     env.git(&["switch", "-q", "feature/002-nosrc"]);
     assert!(!env.exists("src"));
     std::thread::sleep(Duration::from_millis(300));
     env.git(&["switch", "-q", "feature/001-watched"]);
-    std::thread::sleep(Duration::from_millis(300));
+    // Past the commit attempt the switch's own events cause (it would look at `src` whole).
+    std::thread::sleep(Duration::from_millis(2500));
     env.write("src/lib.rs", "pub fn g() {}\n");
     wait_for(
         "the edit in the re-created src/",
@@ -485,6 +501,7 @@ fn a_tracked_file_that_matches_gitignore_is_still_committed() {
         "tracked despite ignore rules",
     ]);
     let w = Watcher::start(&env, &[]);
+    settled(&env);
     env.write("app.log", "one\ntwo\n");
     env.write("build/keep.txt", "kept, edited\n");
     env.write("noise.log", "never committed\n");
@@ -576,7 +593,9 @@ fn the_config_is_reloaded_and_an_invalid_edit_keeps_the_last_good_one() {
     // `gate log` itself refuses the broken config: read the event log directly.
     let events = env.path(".git/gate/events.jsonl");
     wait_for("the invalid-config event", Duration::from_secs(10), || {
-        std::fs::read_to_string(&events).unwrap_or_default().contains("\"config-invalid\"")
+        std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .contains("\"config-invalid\"")
     });
     let status = status_in(&env, &env.root);
     let error = status["worktrees"][0]["config_error"]
