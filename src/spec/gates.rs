@@ -103,7 +103,10 @@ pub fn classify(text: &str) -> Option<Step> {
 /// Headings of the checklists spec-kit's and gate's templates ship: they gate the artifact
 /// even when the author deleted the italic GATE line under them.
 pub fn is_known_checklist(title: &str) -> bool {
-    let t = title.to_lowercase();
+    // "✅ Review Checklist" is one; "Code Review Checklist" (for the pull request) is not.
+    let t = title
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase();
     [
         "review & acceptance checklist",
         "review and acceptance checklist",
@@ -118,7 +121,7 @@ pub fn is_known_checklist(title: &str) -> bool {
         "checklist de aceitação",
     ]
     .iter()
-    .any(|k| t.contains(k))
+    .any(|k| t.starts_with(k))
 }
 
 /// Moves each finding to the artifact that holds back the step it gates (see the module
@@ -211,5 +214,7 @@ mod tests {
         assert!(is_known_checklist("Checklist de Revisão e Aceitação"));
         assert!(!is_known_checklist("Execution Status"));
         assert!(!is_known_checklist("Progress Tracking"));
+        assert!(is_known_checklist("✅ Review Checklist"));
+        assert!(!is_known_checklist("Code Review Checklist"));
     }
 }

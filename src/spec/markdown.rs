@@ -590,9 +590,12 @@ const MANDATORY: [&str; 5] = [
 ];
 
 /// Heading words of the user-scenarios section, in the languages spec-kit is used in.
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 11] = [
     "scenario",
     "user stor",
+    "use case",
+    "user journey",
+    "acceptance criteria",
     "cenário",
     "cenario",
     "escenario",
@@ -602,7 +605,7 @@ const SCENARIOS: [&str; 8] = [
 ];
 
 /// Heading words of the requirements section.
-const REQUIREMENTS: [&str; 3] = ["requirement", "requisito", "exigência"];
+const REQUIREMENTS: [&str; 4] = ["requirement", "requisito", "requerimiento", "exigência"];
 
 /// Headings of the template's advice to its author, which quotes markers as examples.
 const GUIDANCE: [&str; 6] = [
