@@ -209,6 +209,50 @@ mod tests {
     }
 
     #[test]
+    fn findings_move_to_the_artifact_that_holds_back_their_step() {
+        use crate::spec::markdown::FindingKind;
+        let gated = |line, step: Option<Step>, path: Option<&str>| {
+            let mut f = Finding::new(line, FindingKind::UncheckedGateItem, "x");
+            f.gates = step;
+            f.path = path.map(str::to_owned);
+            f
+        };
+        let mut spec = Some(Analysis {
+            findings: vec![gated(3, Some(Step::Implement), None), gated(4, None, None)],
+            ..Analysis::default()
+        });
+        let mut plan = Some(Analysis::default());
+        let mut tasks = Some(Analysis::default());
+        let extra = vec![
+            gated(5, Some(Step::Plan), Some("c/requirements.md")),
+            gated(6, None, Some("c/ux.md")),
+            gated(7, Some(Step::Complete), Some("c/release.md")),
+        ];
+        distribute(&mut [&mut spec, &mut plan, &mut tasks], extra);
+        let lines = |a: &Option<Analysis>| {
+            a.as_ref()
+                .unwrap()
+                .findings
+                .iter()
+                .map(|f| f.line)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&spec), [4, 5]);
+        assert!(plan.as_ref().unwrap().is_complete());
+        assert_eq!(lines(&tasks), [3, 6]);
+        assert_eq!(tasks.as_ref().unwrap().deferred[0].line, 7);
+        // A checklist gating implementation waits for tasks.md (missing, which blocks on
+        // its own); the spec stays complete.
+        let mut spec = Some(Analysis::default());
+        let (mut plan, mut tasks) = (None, None);
+        distribute(
+            &mut [&mut spec, &mut plan, &mut tasks],
+            vec![gated(6, None, Some("c/ux.md"))],
+        );
+        assert!(spec.as_ref().unwrap().is_complete());
+    }
+
+    #[test]
     fn known_checklists() {
         assert!(is_known_checklist("Review & Acceptance Checklist"));
         assert!(is_known_checklist("Checklist de Revisão e Aceitação"));
