@@ -214,12 +214,18 @@ fn staged_feature_facts(
     feature: Feature,
     index_file: Option<&Path>,
 ) -> Result<FeatureFacts, FactsError> {
-    let index = repo.open_index(index_file)?;
+    let paths: Vec<String> = ArtifactKind::ALL
+        .iter()
+        .map(|kind| format!("{}/{}", feature.dir, kind.file_name()))
+        .collect();
+    let wanted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let staged = repo.staged_blobs(index_file, &wanted)?;
     let artifacts = ArtifactKind::ALL
         .into_iter()
-        .map(|kind| {
-            let path = format!("{}/{}", feature.dir, kind.file_name());
-            let analysis = match repo.staged_blob(&index, &path) {
+        .zip(paths)
+        .zip(staged)
+        .map(|((kind, path), staged)| {
+            let analysis = match staged {
                 Staged::Missing => None,
                 Staged::Blob(b) => Some(markdown::analyse(kind, &b)),
                 Staged::Conflicted => Some(Analysis {

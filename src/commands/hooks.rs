@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::project::Project;
 use crate::ui::Ui;
 
-/// Manage gate's git hooks (pre-commit, pre-push, post-checkout, post-commit, post-merge)
+/// Manage gate's git hooks (pre-commit, pre-push, post-checkout, post-merge)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]

@@ -93,53 +93,99 @@ impl Repo {
     }
 
     /// Paths where the index at `index_file` (the repository's own when `None`) differs from
-    /// the tree of `commit`.
+    /// the tree of `commit`. Through git itself, which reads every index format (libgit2
+    /// refuses a split index).
     pub fn changed_in_index(
         &self,
         commit: Oid,
         index_file: Option<&Path>,
     ) -> Result<BTreeSet<String>, RepoError> {
-        let tree = self
-            .git
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(git("read a commit's tree"))?;
-        let index = self.open_index(index_file)?;
-        let diff = self
-            .git
-            .diff_tree_to_index(Some(&tree), Some(&index), None)
-            .map_err(git("diff the index"))?;
-        Ok(diff_paths(&diff))
+        let id = commit.to_string();
+        let out = self.git_index_command(
+            &["diff", "--cached", "--name-only", "-z", "--no-renames", &id],
+            index_file,
+        )?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect())
     }
 
-    /// The index git is committing from: `GIT_INDEX_FILE` when given, else the repository's.
-    pub fn open_index(&self, index_file: Option<&Path>) -> Result<git2::Index, RepoError> {
+    /// `git <args>` against the index at `index_file`; its stdout, or an error with git's message.
+    fn git_index_command(
+        &self,
+        args: &[&str],
+        index_file: Option<&Path>,
+    ) -> Result<Vec<u8>, RepoError> {
+        let path = self.index_file_path(index_file);
+        let env = [("GIT_INDEX_FILE", path.as_os_str())];
+        let out =
+            super::cli::git_env(self.root(), args, None, &env).map_err(|e| RepoError::Git {
+                what: format!("run git {}", args.join(" ")),
+                source: git2::Error::from_str(&e.to_string()),
+            })?;
+        if !out.status.success() {
+            return Err(RepoError::Git {
+                what: format!("run git {}", args.join(" ")),
+                source: git2::Error::from_str(String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Where the index file is: `GIT_INDEX_FILE` (relative to the working tree, where git runs
+    /// hooks) or this worktree's own `index`.
+    pub fn index_file_path(&self, index_file: Option<&Path>) -> std::path::PathBuf {
         match index_file {
-            Some(path) => {
-                let path = if path.is_absolute() {
-                    path.to_owned()
-                } else {
-                    self.root().join(path)
-                };
-                git2::Index::open(&path).map_err(git("read the index"))
-            }
-            None => self.git.index().map_err(git("read the index")),
+            Some(p) if p.is_absolute() => p.to_owned(),
+            Some(p) => self.root().join(p),
+            None => self.git.path().join("index"),
         }
     }
 
-    /// What `index` holds at `path`.
-    pub fn staged_blob(&self, index: &git2::Index, path: &str) -> Staged {
-        let p = Path::new(path);
-        if (1..=3).any(|stage| index.get_path(p, stage).is_some()) {
-            return Staged::Conflicted;
+    /// What the index holds at each of `paths`: read in place when possible
+    /// ([`super::staged`]), else through libgit2.
+    pub fn staged_blobs(
+        &self,
+        index_file: Option<&Path>,
+        paths: &[&str],
+    ) -> Result<Vec<Staged>, RepoError> {
+        let blob = |oid| match self.git.find_blob(oid) {
+            Ok(b) => Staged::Blob(b.content().to_vec()),
+            Err(_) => Staged::Missing,
+        };
+        if let Some(entries) = super::staged::lookup(&self.index_file_path(index_file), paths) {
+            return Ok(entries
+                .into_iter()
+                .map(|e| match e {
+                    super::staged::Entry::Missing => Staged::Missing,
+                    super::staged::Entry::Conflicted => Staged::Conflicted,
+                    super::staged::Entry::Blob(oid) => blob(oid),
+                })
+                .collect());
         }
-        match index
-            .get_path(p, 0)
-            .and_then(|e| self.git.find_blob(e.id).ok())
-        {
-            Some(blob) => Staged::Blob(blob.content().to_vec()),
-            None => Staged::Missing,
+        // A format the reader leaves alone (split, sparse): git itself answers.
+        let mut args = vec!["ls-files", "--stage", "-z", "--"];
+        args.extend(paths.iter().copied());
+        let out = self.git_index_command(&args, index_file)?;
+        let mut found = vec![Staged::Missing; paths.len()];
+        for record in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+            let text = String::from_utf8_lossy(record);
+            let Some((meta, path)) = text.split_once('\t') else {
+                continue;
+            };
+            let mut fields = meta.split(' ');
+            let (_mode, oid, stage) = (fields.next(), fields.next(), fields.next());
+            let Some(i) = paths.iter().position(|p| *p == path) else {
+                continue;
+            };
+            found[i] = match (stage, oid.and_then(|o| Oid::from_str(o).ok())) {
+                (Some("0"), Some(oid)) => blob(oid),
+                _ => Staged::Conflicted,
+            };
         }
+        Ok(found)
     }
 
     /// The commit's summary as the audit reports it.

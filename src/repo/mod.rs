@@ -10,6 +10,7 @@ pub mod finish;
 pub mod fork;
 pub mod history;
 pub mod index;
+pub mod staged;
 pub mod status;
 pub mod worktree;
 
