@@ -367,8 +367,9 @@ impl<'a> Checker<'a> {
                     self.open_section(level, title, line);
                 }
             }
-            Event::Start(Tag::Emphasis) => self.emphasis_depth += 1,
-            Event::End(TagEnd::Emphasis) => {
+            // `*GATE: ...*`, `_GATE: ..._` and `**GATE: ...**` are all gate lines.
+            Event::Start(Tag::Emphasis | Tag::Strong) => self.emphasis_depth += 1,
+            Event::End(TagEnd::Emphasis | TagEnd::Strong) => {
                 self.emphasis_depth = self.emphasis_depth.saturating_sub(1)
             }
             Event::Start(Tag::Item) => {
@@ -548,7 +549,13 @@ impl<'a> Checker<'a> {
             s.scenarios |= SCENARIOS.iter().any(|k| lower.contains(k));
             s.requirements |= REQUIREMENTS.iter().any(|k| lower.contains(k));
         }
-        let gate = gates::is_known_checklist(&title).then_some(None);
+        // "### GATE: Checked before marking complete" under "## Validation Checklist": the
+        // heading is the gate line, and the list under it is what it gates.
+        let gate = if title.trim_start().to_uppercase().starts_with("GATE") {
+            Some(gates::classify(&title))
+        } else {
+            gates::is_known_checklist(&title).then_some(None)
+        };
         let guidance = GUIDANCE.iter().any(|g| lower.contains(g));
         self.sections.push(Section {
             level,
@@ -788,6 +795,18 @@ mod tests {
         let pt = "# Especificação: Carrinho\n\n## Cenários de Usuário e Testes *(obrigatório)*\n\n\
                   Um cliente.\n\n## Requisitos *(obrigatório)*\n\n";
         assert_eq!(lines(ArtifactKind::Spec, pt), vec![7]);
+    }
+
+    #[test]
+    fn gate_lines_as_headings_bold_or_underscored_count() {
+        let text = "# Tasks\n\n- [ ] T001 a\n\n## Validation Checklist\n\n### GATE: Checked before marking complete\n\n\
+                    - [ ] All tests pass\n\n## Review\n\n**GATE: before implementation**\n\n- [ ] Paths named\n\n\
+                    ## Other\n\n_GATE: Checked before marking complete_\n\n- [ ] Build succeeds\n";
+        let a = analyse(ArtifactKind::Tasks, text.as_bytes());
+        let lines: Vec<usize> = a.findings.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [15]);
+        let deferred: Vec<usize> = a.deferred.iter().map(|f| f.line).collect();
+        assert_eq!(deferred, [9, 21]);
     }
 
     #[test]
