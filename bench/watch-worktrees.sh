@@ -48,12 +48,12 @@ $(awk '/VmHWM/ {print $2}' "/proc/$wpid/status") $(cat /proc/$wpid/fdinfo/* 2>/d
 
 stop() { kill "$wpid"; wait "$wpid" 2>/dev/null || true; wpid=; }
 
-read -r cpu0 rss0 hwm0 w0 < <(measure)
+measure > "$work/m0"; read -r cpu0 rss0 hwm0 w0 < "$work/m0"
 stop
 for i in $(seq "$worktrees"); do
   "$gate" specify "wt $i" --worktree >/dev/null
 done
-read -r cpu1 rss1 hwm1 w1 < <(measure)
+measure > "$work/m1"; read -r cpu1 rss1 hwm1 w1 < "$work/m1"
 echo
 echo "| idle watcher over ${idle}s | main checkout only | + $worktrees linked worktrees |"
 echo "|---|---:|---:|"

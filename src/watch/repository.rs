@@ -50,11 +50,18 @@ struct Kit {
 }
 
 impl Kit {
-    fn spawn(&self, main: bool, place: Arc<Place>, workers: &mut JoinSet<()>) -> Running {
+    fn spawn(
+        &self,
+        main: bool,
+        place: Arc<Place>,
+        broken: Option<String>,
+        workers: &mut JoinSet<()>,
+    ) -> Running {
         let (stop_tx, stop_rx) = watch::channel(false);
         workers.spawn(worktree::worker(Worktree {
             place: place.clone(),
             main,
+            broken,
             ctx: self.ctx.clone(),
             reporter: self.reporter.clone(),
             board: self.board.clone(),
@@ -129,15 +136,18 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
                             places.push(run.place.clone());
                             continue;
                         }
-                        let config = match Config::load(&root) {
-                            Ok(c) => c,
-                            Err(e) => {
-                                r.reporter.line(&format!(
-                                    "!!! {e}\n!!! watching {} with the default config until it is fixed",
-                                    root.display()
-                                ));
-                                Config::default()
-                            }
+                        // A broken config is the worktree worker's to report (it then only
+                        // snapshots until the file is fixed).
+                        // Its cadence then follows the main checkout's config.
+                        let (config, broken) = match Config::load(&root) {
+                            Ok(c) => (c, None),
+                            Err(e) => (
+                                places
+                                    .first()
+                                    .map(|p: &Arc<Place>| (*p.config()).clone())
+                                    .unwrap_or_default(),
+                                Some(e.to_string()),
+                            ),
                         };
                         let place = Arc::new(Place::new(root.clone(), config));
                         places.push(place.clone());
@@ -146,7 +156,7 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
                                 .line(&format!("new worktree {}: watching it", root.display()));
                             record(&r.ctx, WatchEvent::WorktreeAdded, &root);
                         }
-                        let run = kit.spawn(main || i == 0, place, &mut workers);
+                        let run = kit.spawn(main || i == 0, place, broken, &mut workers);
                         running.insert(root, run);
                     }
                     r.ctx.set_places(places);

@@ -34,6 +34,9 @@ pub struct Worktree {
     pub place: Arc<Place>,
     /// Whether this is the repository's main checkout (its log lines carry no prefix).
     pub main: bool,
+    /// Why its `.gate.toml` could not be read at start: until it is fixed, work there is only
+    /// preserved as snapshots (there is no last good config whose rules a commit could obey).
+    pub broken: Option<String>,
     pub ctx: Arc<Ctx>,
     pub reporter: Arc<dyn Reporter>,
     pub board: Arc<Board>,
@@ -60,6 +63,8 @@ struct State {
     polling_since: Option<Instant>,
     /// The last config problem reported, so an unchanged broken file is not reported again.
     config_error: Option<String>,
+    /// No good config was ever read: snapshots only, no real commits.
+    shadow_only: bool,
 }
 
 pub async fn worker(mut w: Worktree) {
@@ -83,7 +88,12 @@ pub async fn worker(mut w: Worktree) {
     let mut tree = match TreeWatcher::start(&root, &git_dir, nested, &extra, tx) {
         Ok(t) => t,
         Err(e) => {
-            w.say(&format!("cannot watch files: {e}"));
+            let hint = if fs::is_limit(&e) {
+                " (each worktree needs one inotify instance: raise fs.inotify.max_user_instances)"
+            } else {
+                ""
+            };
+            w.say(&format!("cannot watch files: {e}{hint}"));
             w.board.worktree(&root, |s| s.mode = "failed".into());
             return stopped(&mut w.stop).await;
         }
@@ -100,7 +110,21 @@ pub async fn worker(mut w: Worktree) {
         inspecting: None,
         polling_since: None,
         config_error: None,
+        shadow_only: w.broken.is_some(),
     };
+    if let Some(e) = w.broken.take() {
+        w.say(&format!(
+            "!!! {e}\n!!! until it is fixed, work in {} is only preserved as snapshots, never committed",
+            root.display()
+        ));
+        w.record(
+            WatchEvent::ConfigInvalid,
+            format!("{e}; snapshots only until it is fixed"),
+        );
+        w.board
+            .worktree(&root, |s| s.config_error = Some(e.clone()));
+        st.config_error = Some(e);
+    }
     w.say(&format!(
         "watching {} ({} directories), auto-commit after {} of uncommitted work and {} of quiet",
         root.display(),
@@ -256,6 +280,7 @@ impl Worktree {
     fn reload(&self, st: &mut State) {
         match Config::load(&self.place.root) {
             Ok(config) => {
+                st.shadow_only = false;
                 let was_broken = st.config_error.take().is_some();
                 self.board
                     .worktree(&self.place.root, |s| s.config_error = None);
@@ -313,7 +338,15 @@ impl Worktree {
                 Batch::Everything { except } => except.push(config),
             }
         }
-        match take(self.place.root.clone(), st.config.clone(), batch.clone()).await {
+        let shadow = st.shadow_only;
+        match take(
+            self.place.root.clone(),
+            st.config.clone(),
+            batch.clone(),
+            shadow,
+        )
+        .await
+        {
             Ok(report) => {
                 for s in &report.skipped {
                     self.say(&format!("skipped {}: {}", s.path, s.reason));
@@ -358,7 +391,12 @@ async fn finished(inspecting: &mut Option<oneshot::Receiver<()>>) {
 static ONE_SNAPSHOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// One snapshot on the blocking pool (git CLI and libgit2 block).
-async fn take(root: PathBuf, config: Arc<Config>, batch: Batch) -> Result<Report, String> {
+async fn take(
+    root: PathBuf,
+    config: Arc<Config>,
+    batch: Batch,
+    shadow: bool,
+) -> Result<Report, String> {
     tokio::task::spawn_blocking(move || {
         let _one = super::jobs::lock(&ONE_SNAPSHOT);
         let repo = Repo::discover(&root).map_err(|e| e.to_string())?;
@@ -377,6 +415,7 @@ async fn take(root: PathBuf, config: Arc<Config>, batch: Batch) -> Result<Report
         };
         let opts = Options {
             paths,
+            shadow,
             ..Options::default()
         };
         snapshot::take(&repo, &config, &opts).map_err(|e| format!("{e:#}"))

@@ -613,3 +613,47 @@ fn the_config_is_reloaded_and_an_invalid_edit_keeps_the_last_good_one() {
     let (_, log) = w.stop();
     assert_contains(&log, &["reloaded .gate.toml", "keeps the last good config"]);
 }
+
+/// A worktree whose `.gate.toml` is broken when the watcher starts has no last good config to
+/// keep: its work is preserved as snapshots, never committed, until the file is fixed.
+#[test]
+fn a_worktree_with_a_broken_config_at_start_is_only_snapshotted() {
+    let env = fast_repo("1s", "300ms");
+    let wt = env.base_dir().join("wt");
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/002-wt",
+        wt.to_str().unwrap(),
+    ]);
+    std::fs::write(wt.join(".gate.toml"), "[commit\n").unwrap();
+    let w = Watcher::start(&env, &[]);
+    std::fs::write(wt.join("notes.md"), "notes\n").unwrap();
+    wait_for(
+        "a snapshot in the broken worktree",
+        Duration::from_secs(15),
+        || env.git(&["for-each-ref", "refs/gate/"]).contains("002-wt"),
+    );
+    assert!(
+        !subjects_in(&env, &wt).contains("notes.md"),
+        "committed under no config"
+    );
+    std::fs::write(
+        wt.join(".gate.toml"),
+        "[commit]\ninterval = \"1s\"\nquiet = \"300ms\"\n",
+    )
+    .unwrap();
+    std::fs::write(wt.join("notes.md"), "notes, again\n").unwrap();
+    wait_for(
+        "a real commit once the config is fixed",
+        Duration::from_secs(15),
+        || subjects_in(&env, &wt).contains("notes.md"),
+    );
+    let (_, log) = w.stop();
+    assert_contains(
+        &log,
+        &["only preserved as snapshots", "reloaded .gate.toml"],
+    );
+}
