@@ -237,6 +237,8 @@ struct Checker<'a> {
     emphasis_depth: usize,
     /// A list item whose first text has not been seen yet: (line, checked).
     item: Option<(usize, Option<bool>)>,
+    /// The item's first text was a lone `[`: a bracketed ID may follow.
+    item_bracket: bool,
     items: Vec<TaskItem>,
     /// Task IDs mentioned anywhere in text, with their line.
     mentions: Vec<(String, usize)>,
@@ -260,6 +262,7 @@ impl<'a> Checker<'a> {
             code_depth: 0,
             emphasis_depth: 0,
             item: None,
+            item_bracket: false,
             items: Vec::new(),
             mentions: Vec::new(),
             spec_sections: SpecSections::default(),
@@ -430,6 +433,12 @@ impl<'a> Checker<'a> {
 
     /// The first text of a list item decides whether it is a task line (`T001 ...`).
     fn item_text(&mut self, text: &str) {
+        // `- [ ] [T001] ...`: the bracket is its own piece of text; the ID follows.
+        if text == "[" && self.item.is_some() && !self.item_bracket {
+            self.item_bracket = true;
+            return;
+        }
+        self.item_bracket = false;
         let Some((line, checked)) = self.item.take() else {
             return;
         };
@@ -783,6 +792,15 @@ mod tests {
             "{:?}",
             a.findings
         );
+    }
+
+    #[test]
+    fn bracketed_task_ids_define_tasks() {
+        let text = "# Tasks\n\n- [ ] [T001] [P] [deps:T000] Create `a.rs`\n- [x] [T002] [deps:T001] Use it\n\
+                    - [ ] [link](x.md) not a task\n\n- T002 follows T001\n";
+        let a = analyse(ArtifactKind::Tasks, text.as_bytes());
+        assert_eq!(a.tasks, TaskCount { done: 1, total: 2 });
+        assert_eq!(a.findings, vec![]);
     }
 
     #[test]

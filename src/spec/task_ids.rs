@@ -6,7 +6,8 @@
 //! "- T002 and T003 can run in parallel", "- **T002** is the core task", the old template's
 //! own "- T008 blocks T009, T015". References are checked to point at a defined task; only
 //! definitions are counted and must be unique. IDs are `T` and three or more digits, with an
-//! optional letter for tasks inserted later (`T048A`, `T020a`).
+//! optional letter for tasks inserted later (`T048A`, `T020a`), and may be bracketed
+//! (`- [ ] [T001] [P] [deps:T000] ...`, where `T000` means no dependency).
 
 use std::collections::{HashMap, HashSet};
 
@@ -98,7 +99,13 @@ pub fn judge(items: &[TaskItem], mentions: &[(String, usize)]) -> Judged {
         defining.iter().map(|t| (t.id.as_str(), t.line)).collect();
     let mut reported = HashSet::new();
     for (id, line) in mentions {
-        if first.contains_key(id.as_str())
+        // `[deps:T000]`: the zero ID says "none", it names no task.
+        let zero = id[1..]
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .bytes()
+            .all(|b| b == b'0');
+        if zero
+            || first.contains_key(id.as_str())
             || defined_at.contains(&(id.as_str(), *line))
             || defining.is_empty()
             || !reported.insert((id.as_str(), *line))

@@ -193,7 +193,9 @@ impl Item {
 /// Text of the item being read; its first piece decides whether the item is a task.
 fn push(items: &mut [Item], text: &str, is_code: bool) {
     if let Some(item) = items.last_mut() {
-        if item.first.is_none() && !text.trim().is_empty() {
+        // `- [ ] [T001] ...`: a lone leading `[` comes before the ID.
+        if item.first.is_none() && !text.trim().is_empty() && !(text == "[" && item.text.is_empty())
+        {
             item.first = Some((text.to_owned(), is_code));
         }
         item.text.push_str(text);
@@ -592,6 +594,14 @@ mod tests {
             .map(|l| l.path)
             .collect();
         assert_eq!(got, vec!["CHANGELOG.md".to_string()]);
+    }
+
+    #[test]
+    fn bracketed_ids_are_tasks() {
+        let tasks = parse("- [x] [T001] [P] Create src/a.rs\n- [ ] [T002] b\n");
+        let ids: Vec<(&str, bool)> = tasks.iter().map(|t| (t.id.as_str(), t.checked)).collect();
+        assert_eq!(ids, [("T001", true), ("T002", false)]);
+        assert_eq!(tasks[0].paths[0].path, "src/a.rs");
     }
 
     #[test]
