@@ -226,6 +226,15 @@ fn staged_feature_facts(
         .zip(staged)
         .map(|((kind, path), staged)| {
             let analysis = match staged {
+                // Written but not staged: say so, rather than "missing" and "run gate specify".
+                Staged::Missing if repo.root().join(&path).exists() => Some(Analysis {
+                    findings: vec![Finding::new(
+                        1,
+                        FindingKind::Unreadable,
+                        format!("not staged: this commit would not hold it; `git add {path}`"),
+                    )],
+                    ..Analysis::default()
+                }),
                 Staged::Missing => None,
                 Staged::Blob(b) => Some(markdown::analyse(kind, &b)),
                 Staged::Conflicted => Some(Analysis {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::repo::Repo;
 
 pub const FILE_NAME: &str = "finished.jsonl";
@@ -101,7 +102,8 @@ impl Records {
 }
 
 /// The commits gate's records vouch for: each finished tip whose tag is still the tag object
-/// gate created (pointing at that tip), and the trunk commit that finish landed.
+/// gate created (pointing at that tip) and whose feature is complete in the tip's own tree,
+/// and the trunk commit that finish landed.
 #[derive(Debug, Clone, Default)]
 pub struct Vouched {
     pub tips: HashSet<Oid>,
@@ -111,7 +113,7 @@ pub struct Vouched {
 }
 
 impl Vouched {
-    pub fn load(repo: &Repo) -> Vouched {
+    pub fn load(repo: &Repo, live: &Config) -> Vouched {
         let mut out = Vouched::default();
         for landing in Records::in_dir(&repo.state_dir()).read() {
             let (Ok(tip), Ok(tag_id)) =
@@ -120,6 +122,14 @@ impl Vouched {
                 continue;
             };
             if !repo.is_gate_tag(&landing.tag, tag_id, tip) {
+                continue;
+            }
+            let config = crate::judge::config_at(repo, Some(tip), live);
+            let incomplete =
+                crate::judge::first_incomplete(&config.spec.dir, &landing.feature, |p| {
+                    repo.read_in(tip, p)
+                });
+            if incomplete.is_some() {
                 continue;
             }
             out.tips.insert(tip);

@@ -133,7 +133,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     for s in &slips {
         ui.warn(format!("audit: [{}] {}", s.code.as_str(), s.message));
     }
-    let vouched = Vouched::load(repo);
+    let vouched = Vouched::load(repo, config);
     let earlier = vouched.landing_of(&tip.to_string()).cloned();
     if let Some(landing) = &earlier
         && let Some(trunk_tip) = repo.branch_oid(main)?

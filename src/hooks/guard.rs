@@ -314,16 +314,28 @@ fn disarms_hooks(program: &str, args: &[String]) -> Option<&'static str> {
             .any(|a| a.starts_with("-i") || a == "--in-place");
     let deletes = program == "find" && args.iter().any(|a| a == "-delete" || a == "-exec");
     let writes = WRITERS.contains(&program) || edits_in_place || deletes;
-    let redirected = args
-        .windows(2)
-        .any(|w| w[0].ends_with('>') && is_hook_path(&w[1]))
-        || args.iter().any(|a| {
-            a.split_once('>')
-                .is_some_and(|(_, target)| is_hook_path(target.trim_start_matches('>')))
-        });
-    let aimed = args.iter().any(|a| is_hook_path(a));
-    ((writes && aimed) || redirected)
-        .then_some("removing, replacing or disarming git's hook files disconnects gate's hooks")
+    let redirected = |is: fn(&str) -> bool| {
+        args.windows(2).any(|w| w[0].ends_with('>') && is(&w[1]))
+            || args.iter().any(|a| {
+                a.split_once('>')
+                    .is_some_and(|(_, target)| is(target.trim_start_matches('>')))
+            })
+    };
+    if (writes && args.iter().any(|a| is_hook_path(a))) || redirected(is_hook_path) {
+        return Some("removing, replacing or disarming git's hook files disconnects gate's hooks");
+    }
+    if (writes && args.iter().any(|a| is_state_path(a))) || redirected(is_state_path) {
+        return Some(
+            "gate's state (.git/gate: the audit baseline, the record of finished features, the \
+             event log) is written by gate only",
+        );
+    }
+    None
+}
+
+/// A path into gate's private state directory.
+fn is_state_path(word: &str) -> bool {
+    word.contains(".git/gate")
 }
 
 /// A path into a git hooks directory (`.git/hooks`, a hook by name under any `hooks/`).
@@ -487,6 +499,9 @@ mod tests {
             "printf x >.git/hooks/pre-commit",
             "find .git/hooks -delete",
             "sed -i 1d .git/hooks/pre-commit",
+            "echo '{}' >> .git/gate/finished.jsonl",
+            "rm .git/gate/audit.json",
+            "tee -a .git/gate/finished.jsonl",
         ] {
             assert!(verdict(bad).is_some(), "{bad}");
         }
@@ -518,6 +533,7 @@ mod tests {
             "git commit -F msg-n.txt",
             "cat .git/hooks/pre-commit",
             "ls -l .git/hooks",
+            "cat .git/gate/events.jsonl",
             "git log --no-walk",
             "rm -rf target",
             "chmod +x scripts/build.sh",

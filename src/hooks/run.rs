@@ -171,7 +171,7 @@ pub fn pre_push(
             let message = if deleting {
                 format!("deleting protected branch {branch} on {remote}")
             } else {
-                let vouched = vouched.get_or_insert_with(|| Vouched::load(repo));
+                let vouched = vouched.get_or_insert_with(|| Vouched::load(repo, config));
                 let why = unaccounted_push(repo, config, p, vouched)?;
                 format!(
                     "pushing {} directly to protected branch {branch} on {remote}: {why}",

@@ -180,7 +180,7 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
         }
     }
     let since = since(baseline, log, &tips);
-    let vouched = Vouched::load(repo);
+    let vouched = Vouched::load(repo, config);
     let old: Vec<Oid> = baseline.tip_oids().collect();
     let mut old_protected = Vec::new();
     for (branch, tip) in &baseline.tips {
