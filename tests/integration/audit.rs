@@ -304,3 +304,43 @@ fn a_slip_shows_in_gate_status() {
     let status = stdout(&env.gate(&["status"]));
     assert_contains(&status, &["violation feature-branch main"]);
 }
+
+#[test]
+fn the_watcher_reports_a_no_verify_commit_made_with_the_hooks_installed() {
+    let env = hooked();
+    let mut watcher = env
+        .gate_command(&env.root)
+        .arg("watch")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gate watch");
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait("the watcher", &|| {
+        stdout(&env.gate(&["watch", "--status", "--json"])).contains("\"mode\"")
+    });
+    env.write("hotfix.txt", "x\n");
+    env.git(&["add", "hotfix.txt"]);
+    git(
+        &env,
+        &["commit", "-q", "--no-verify", "-m", "sneaky hotfix"],
+    );
+    wait("the violation", &|| {
+        stdout(&env.gate(&["log", "--json"])).contains("\"kind\":\"violation\"")
+    });
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert_contains(
+        &stdout(&env.gate(&["log", "--json"])),
+        &["\"code\":\"feature-branch\"", "sneaky hotfix"],
+    );
+}
