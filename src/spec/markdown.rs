@@ -31,6 +31,9 @@ pub const MAX_ARTIFACT_BYTES: usize = 2 * 1024 * 1024;
 pub enum FindingKind {
     /// Binary, not UTF-8, too large, empty, not a regular file.
     Unreadable,
+    /// The title is still the template's (`# Feature Specification: [FEATURE NAME]`): the
+    /// whole file is an unfilled template, whatever else is found in it.
+    UnfilledTemplate,
     /// A section the template family makes mandatory is absent; a tasks file with no task.
     MissingSection,
     EmptySection,
@@ -46,6 +49,7 @@ impl FindingKind {
     pub fn plural(self) -> &'static str {
         match self {
             FindingKind::Unreadable => "unreadable files",
+            FindingKind::UnfilledTemplate => "template titles",
             FindingKind::MissingSection => "missing sections",
             FindingKind::EmptySection => "empty mandatory sections",
             FindingKind::OpenQuestion => "open questions",
@@ -484,10 +488,18 @@ impl<'a> Checker<'a> {
             let (start, source) = pieces[index];
             checker.line_of(source + (position - start))
         };
+        let in_title = matches!(self.heading, Some((1, _, _)));
         if !self.in_guidance() {
             for (position, token) in placeholders(&run, Strictness::All) {
                 let line = line_at(self, position);
-                self.findings.push(placeholder_finding(line, token));
+                let mut finding = placeholder_finding(line, token);
+                if in_title && finding.kind == FindingKind::Placeholder {
+                    finding.kind = FindingKind::UnfilledTemplate;
+                    finding.message = format!(
+                        "the title is still the template's {token}: this file has not been filled in yet; write it for the feature"
+                    );
+                }
+                self.findings.push(finding);
             }
         }
         if self.is(ArtifactKind::Tasks) {
@@ -674,11 +686,16 @@ mod tests {
     fn spec_kit_markers_are_placeholders() {
         let text = "# Feature Specification: [FEATURE NAME]\n\n**Branch**: `[###-x]` [###-feature-name]\n\n\
                     Input: $ARGUMENTS\n\n- FR-001: must auth via [NEEDS CLARIFICATION: which method?]\n\nDate: [DATE]\n";
-        // The open question first: it is the one a reviewer reads first.
-        assert_eq!(lines(ArtifactKind::Plan, text), vec![7, 1, 3, 3, 5, 9]);
+        // The template's own title first (the file is unfilled), then the open question:
+        // the ones a reviewer reads first.
+        assert_eq!(lines(ArtifactKind::Plan, text), vec![1, 7, 3, 3, 5, 9]);
         let f = findings(ArtifactKind::Plan, text);
         assert!(
             f[0].1
+                .starts_with("the title is still the template's [FEATURE NAME]")
+        );
+        assert!(
+            f[1].1
                 .starts_with("open question [NEEDS CLARIFICATION: which method?]")
         );
     }
@@ -792,6 +809,21 @@ mod tests {
             "{:?}",
             a.findings
         );
+    }
+
+    #[test]
+    fn a_template_title_comes_before_the_template_s_example_questions() {
+        let text = "# Feature Specification: [FEATURE NAME]\n\n## User Scenarios & Testing\n\nx\n\n## Requirements\n\n\
+                    - FR-006: via [NEEDS CLARIFICATION: auth method not specified]\n";
+        let f = analyse(ArtifactKind::Spec, text.as_bytes()).findings;
+        assert_eq!(
+            f.iter().map(|f| (f.line, f.kind)).collect::<Vec<_>>(),
+            [
+                (1, FindingKind::UnfilledTemplate),
+                (9, FindingKind::OpenQuestion)
+            ]
+        );
+        assert!(f[0].message.contains("[FEATURE NAME]"), "{f:?}");
     }
 
     #[test]

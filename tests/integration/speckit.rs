@@ -201,7 +201,7 @@ fn spec_kit_template_leftovers_are_found() {
     assert_contains(
         &stdout(&out),
         &[
-            "spec.md:1: unresolved placeholder [FEATURE NAME]",
+            "spec.md:1: the title is still the template's [FEATURE NAME]",
             "spec.md:4: unresolved placeholder [DATE]",
             "spec.md:6: unresolved placeholder $ARGUMENTS",
             "spec.md is incomplete (3 findings)",
