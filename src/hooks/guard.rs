@@ -163,6 +163,21 @@ fn simple_command(words: &[String], aliases: &Aliases, depth: usize) -> Option<&
             reason(script, aliases, depth + 1)
         }
         "eval" => reason(&rest[1..].join(" "), aliases, depth + 1),
+        // `find ... -exec CMD ... ;` runs CMD.
+        "find"
+            if rest
+                .iter()
+                .any(|w| w.starts_with("-exec") || w.starts_with("-ok")) =>
+        {
+            let cmd: Vec<String> = rest
+                .iter()
+                .skip_while(|w| !(w.starts_with("-exec") || w.starts_with("-ok")))
+                .skip(1)
+                .take_while(|w| *w != ";" && *w != "+" && *w != "\\;")
+                .cloned()
+                .collect();
+            simple_command(&cmd, aliases, depth + 1).or_else(|| disarms_hooks("find", &rest[1..]))
+        }
         "git" => git_command(&rest[1..], aliases, depth),
         "gate"
             if rest.get(1).is_some_and(|w| w == "hooks")
@@ -219,6 +234,18 @@ fn git_command(args: &[String], aliases: &Aliases, depth: usize) -> Option<&'sta
             Some("`--no-verify` (or `-n`, or an abbreviation git accepts) skips gate's git hooks")
         }
         "config" => config_command(rest, aliases, depth),
+        // `git rebase -x CMD` runs CMD through the shell after each commit.
+        "rebase" => rest
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| match a.as_str() {
+                "-x" | "--exec" => rest.get(i + 1).cloned(),
+                a => a
+                    .strip_prefix("--exec=")
+                    .or_else(|| a.strip_prefix("-x").filter(|r| !r.is_empty()))
+                    .map(str::to_owned),
+            })
+            .and_then(|cmd| reason(&cmd, aliases, depth + 1)),
         _ => None,
     }
 }
@@ -502,6 +529,9 @@ mod tests {
             "echo '{}' >> .git/gate/finished.jsonl",
             "rm .git/gate/audit.json",
             "tee -a .git/gate/finished.jsonl",
+            "find . -name x -exec git commit --no-verify -m x \\;",
+            "git rebase -x 'git commit --amend --no-verify --no-edit' main",
+            "git rebase --exec='git commit -n --amend' main",
         ] {
             assert!(verdict(bad).is_some(), "{bad}");
         }
