@@ -617,8 +617,9 @@ const MANDATORY: [&str; 5] = [
     "(obligatorio)",
 ];
 
-/// Heading words of the user-scenarios section, in the languages spec-kit is used in.
-const SCENARIOS: [&str; 11] = [
+/// Heading words of the user-scenarios section, in the languages spec-kit is used in
+/// (English, Portuguese, Spanish, French, Chinese, Japanese).
+const SCENARIOS: [&str; 18] = [
     "scenario",
     "user stor",
     "use case",
@@ -627,13 +628,28 @@ const SCENARIOS: [&str; 11] = [
     "cenário",
     "cenario",
     "escenario",
+    "scénario",
     "histórias de usuário",
     "historias de usuario",
     "casos de uso",
+    "用户场景",
+    "用户故事",
+    "使用场景",
+    "ユーザーシナリオ",
+    "ユーザーストーリー",
+    "シナリオ",
 ];
 
 /// Heading words of the requirements section.
-const REQUIREMENTS: [&str; 4] = ["requirement", "requisito", "requerimiento", "exigência"];
+const REQUIREMENTS: [&str; 7] = [
+    "requirement",
+    "requisito",
+    "requerimiento",
+    "exigência",
+    "exigence",
+    "需求",
+    "要件",
+];
 
 /// Headings of the template's advice to its author, which quotes markers as examples.
 const GUIDANCE: [&str; 6] = [
@@ -845,6 +861,8 @@ mod tests {
         let pt = "# Especificação: Carrinho\n\n## Cenários de Usuário e Testes *(obrigatório)*\n\n\
                   Um cliente.\n\n## Requisitos *(obrigatório)*\n\n";
         assert_eq!(lines(ArtifactKind::Spec, pt), vec![7]);
+        let zh = "# 功能规格: 调试\n\n## 用户场景与测试 *(mandatory)*\n\n运维人员开启调试。\n\n## 需求 *(mandatory)*\n\n- FR-001: 支持信号触发\n";
+        assert_eq!(lines(ArtifactKind::Spec, zh), Vec::<usize>::new());
     }
 
     #[test]
