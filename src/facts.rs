@@ -214,13 +214,18 @@ fn staged_feature_facts(
     feature: Feature,
     index_file: Option<&Path>,
 ) -> Result<FeatureFacts, FactsError> {
-    let paths: Vec<String> = ArtifactKind::ALL
+    let mut paths: Vec<String> = ArtifactKind::ALL
         .iter()
         .map(|kind| format!("{}/{}", feature.dir, kind.file_name()))
         .collect();
+    // checklists/*.md gate their steps here as in `gate check` (issue 12): the ones in the
+    // working tree, judged as staged, looked up in the same pass as the artifacts.
+    let checklist_paths = crate::spec::checklists::names(repo.root(), &feature.dir);
+    paths.extend(checklist_paths.iter().cloned());
     let wanted: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let staged = repo.staged_blobs(index_file, &wanted)?;
-    let artifacts = ArtifactKind::ALL
+    let mut staged = repo.staged_blobs(index_file, &wanted)?;
+    let staged_checklists = staged.split_off(ArtifactKind::ALL.len().min(staged.len()));
+    let mut artifacts: Vec<ArtifactFacts> = ArtifactKind::ALL
         .into_iter()
         .zip(paths)
         .zip(staged)
@@ -254,6 +259,17 @@ fn staged_feature_facts(
             }
         })
         .collect();
+    let checklists = checklist_paths
+        .iter()
+        .zip(staged_checklists)
+        .flat_map(|(path, staged)| match staged {
+            Staged::Blob(b) => crate::spec::checklists::analyse(path, &b),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut slots: Vec<&mut Option<Analysis>> =
+        artifacts.iter_mut().map(|a| &mut a.analysis).collect();
+    crate::spec::gates::distribute(&mut slots, checklists);
     Ok(FeatureFacts { feature, artifacts })
 }
 

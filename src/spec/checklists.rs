@@ -75,6 +75,22 @@ pub fn read(root: &Path, feature_dir: &str) -> Vec<Finding> {
     findings
 }
 
+/// The repo-relative paths of the feature's `checklists/*.md` in the working tree at `root`,
+/// sorted; for reading them from somewhere else (the index the pre-commit hook judges).
+pub fn names(root: &Path, feature_dir: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root.join(feature_dir).join(DIR)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
+        .map(|n| format!("{feature_dir}/{DIR}/{n}"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The findings of the checklists among `paths` (repo-relative, any order, repeats allowed):
 /// those directly in `feature_dir/checklists/` ending `.md`, each read with `read` (`None`:
 /// unreadable, skipped). For checklists held somewhere other than the working tree (the index

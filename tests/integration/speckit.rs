@@ -516,3 +516,26 @@ fn timestamp_numbered_features_are_their_own_features() {
         &["gate check: 20250914-143022-invoice-export (branch 20250914-143022-invoice-export)"],
     );
 }
+
+/// The pre-commit hook judges the staged checklists/*.md as `gate check` does: an unticked
+/// checklist refuses implementation files; ticked and staged, the commit goes through.
+#[test]
+fn the_hook_refuses_implementation_while_a_staged_checklist_is_open() {
+    let (env, case) = reviewed_case("new-era-ux-checklist-open");
+    assert_exit(&env.gate(&["init"]), 0);
+    env.write("src/saved_search.py", "class SavedSearch: ...\n");
+    env.git(&["add", "-A"]);
+    let out = env.git_hooked(&env.root, &["commit", "-q", "-m", "model"], &[]);
+    assert_exit(&out, 1);
+    let first = case.first_problem.unwrap();
+    assert_contains(
+        &all(&out),
+        &[&format!("{first}: unchecked item in the checklist")],
+    );
+
+    let ux = "specs/008-saved-searches/checklists/ux.md";
+    env.write(ux, &env.read(ux).replace("- [ ]", "- [x]"));
+    env.git(&["add", "-A"]);
+    let out = env.git_hooked(&env.root, &["commit", "-q", "-m", "model"], &[]);
+    assert_exit(&out, 0);
+}
