@@ -312,11 +312,19 @@ pub fn feature_facts(
             first_commit,
         });
     }
-    // checklists/*.md gate the steps they name (spec-kit's implement step gates on them);
-    // read from the working tree only, not yet from another branch.
-    let checklists = match branch {
+    // checklists/*.md gate the steps they name (spec-kit's implement step gates on them),
+    // read where the artifacts were read.
+    let checklists = match &branch {
         None => crate::spec::checklists::read(repo.root(), &feature.dir),
-        Some(_) => Vec::new(),
+        Some(b) => {
+            let dir = format!("{}/{}", feature.dir, crate::spec::checklists::DIR);
+            let names = repo.list_on_branch(b, &dir);
+            crate::spec::checklists::among(
+                &feature.dir,
+                names.into_iter().map(|n| format!("{dir}/{n}")),
+                |p| repo.read_from_branch(b, p),
+            )
+        }
     };
     let mut slots: Vec<&mut Option<Analysis>> =
         artifacts.iter_mut().map(|a| &mut a.analysis).collect();

@@ -402,6 +402,28 @@ impl Repo {
         Some(blob.content().to_vec())
     }
 
+    /// The names of the blobs directly in `dir` in the tip of `branch` (for a feature's
+    /// `checklists/` read from its branch); empty when there is no such directory.
+    pub fn list_on_branch(&self, branch: &str, dir: &str) -> Vec<String> {
+        let names = || -> Option<Vec<String>> {
+            let tree = self
+                .git
+                .find_reference(&format!("refs/heads/{branch}"))
+                .ok()?
+                .peel_to_tree()
+                .ok()?;
+            let entry = tree.get_path(Path::new(dir)).ok()?;
+            let sub = self.git.find_tree(entry.id()).ok()?;
+            Some(
+                sub.iter()
+                    .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
+                    .filter_map(|e| e.name().ok().map(str::to_owned))
+                    .collect(),
+            )
+        };
+        names().unwrap_or_default()
+    }
+
     /// For each of `paths` (all inside `dir`), the walk position and id of the oldest commit on
     /// the first-parent line from `tip` (HEAD when `None`) in which it exists: 0 is the tip,
     /// larger is older. `None` means never committed. The walk stops when `dir` disappears,

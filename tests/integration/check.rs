@@ -930,3 +930,24 @@ fn hostile_checklist_files_are_findings_never_hangs_or_reads_outside() {
     );
     assert_lacks(&text, &["outside item"]);
 }
+
+/// A feature checked from another branch (its directory only on its own branch) has its
+/// checklists/*.md judged from that branch too.
+#[test]
+fn checklists_of_a_feature_on_another_branch_are_read_from_that_branch() {
+    let env = TestEnv::new();
+    let dir = env.complete_feature("User auth");
+    let ux = format!("{dir}/checklists/ux.md");
+    env.write(
+        &ux,
+        "# UX Checklist\n\n**Purpose**: UX requirements before building\n\n- [x] CHK001 a\n- [ ] CHK002 b\n",
+    );
+    env.commit_all("feature with a checklist");
+    env.git(&["switch", "-q", "main"]);
+    let out = env.gate(&["check", "--feature", "001-user-auth"]);
+    assert_exit(&out, 1);
+    assert_contains(
+        &stdout(&out),
+        &[&format!("{ux}:6: unchecked item in the checklist")],
+    );
+}
