@@ -58,6 +58,9 @@ fn open() -> anyhow::Result<(Repo, Config)> {
 }
 
 fn blocking(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
+    // The hook reads a handful of objects git itself just wrote or packed; re-hashing each on
+    // read (libgit2's default) is a tenth of the hook's time and checks nothing git does not.
+    git2::opts::strict_hash_verification(false);
     let (repo, config) = open()?;
     let violations = match args.name {
         HookName::PreCommit => {
