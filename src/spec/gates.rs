@@ -82,6 +82,13 @@ pub fn classify(text: &str) -> Option<Step> {
         (&["task", "tarefa", "phase 2"], Step::Tasks),
         (&["plan", "phase 0", "design"], Step::Plan),
     ];
+    // "before opening the PR": a pull request is opened once the work is done.
+    if rest
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "pr")
+    {
+        return Some(Step::Complete);
+    }
     if after {
         // "Checked after implementation" can only hold once the code exists.
         return (WORDS[1].0.iter().any(|w| rest.contains(w))
@@ -202,6 +209,11 @@ mod tests {
             ),
             ("GATE: antes da implementação", Some(Step::Implement)),
             ("GATE: ticked after implementation", Some(Step::Complete)),
+            (
+                "GATE: all ticked before opening the PR",
+                Some(Step::Complete),
+            ),
+            ("GATE: before production release", Some(Step::Complete)),
         ];
         for (text, step) in cases {
             assert_eq!(classify(text), step, "{text}");
