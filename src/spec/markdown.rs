@@ -888,4 +888,18 @@ mod tests {
         assert_eq!(a.deferred.len(), 1);
         assert_eq!(a.deferred[0].line, 9);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_markdown_like_text_gives_findings_never_a_panic(
+            text in "([-*#\\[\\]()`_ xXT0-9A\n|:]|GATE|NEEDS CLARIFICATION:|\\{\\{|\\}\\}|T048A|\\[T001\\]|é|用){0,200}"
+        ) {
+            for kind in ArtifactKind::ALL {
+                let a = analyse(kind, text.as_bytes());
+                let lines = text.lines().count().max(1);
+                proptest::prop_assert!(a.findings.iter().all(|f| f.line >= 1 && f.line <= lines + 1));
+            }
+            analyse_checklist(text.as_bytes(), Step::Implement);
+        }
+    }
 }
