@@ -38,7 +38,8 @@ measure() {
     "$gate" watch --status --json 2>/dev/null | grep -q '"mode": "events"' && break
     sleep 0.1
   done
-  sleep 3
+  # Let the start-up scans (a full status per worktree) and the first inspections finish.
+  sleep 10
   local t0 t1 hz
   t0=$(awk '{print $14 + $15}' "/proc/$wpid/stat"); sleep "$idle"; t1=$(awk '{print $14 + $15}' "/proc/$wpid/stat")
   hz=$(getconf CLK_TCK)

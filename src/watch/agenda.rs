@@ -150,6 +150,9 @@ pub fn watch_file(
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::Watcher;
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if super::fs::is_access(&res) {
+            return;
+        }
         let ours = res.map_or(true, |e| {
             e.paths
                 .iter()

@@ -86,8 +86,10 @@ struct Running {
 
 pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
     let (tx, mut events) = mpsc::unbounded_channel();
-    let mut common = notify::recommended_watcher(move |res| {
-        let _ = tx.send(res);
+    let mut common = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if !super::fs::is_access(&res) {
+            let _ = tx.send(res);
+        }
     })?;
     watch_common(&mut common, &r.common);
     let (refs_tx, refs_rx) = watch::channel(0u64);

@@ -7,7 +7,8 @@
 //! git work runs on the blocking pool. A stop request is seen between commits, never during
 //! one.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ struct State {
     config_error: Option<String>,
     /// No good config was ever read: snapshots only, no real commits.
     shadow_only: bool,
+    /// Whether ignored-looking paths are tracked, until the index changes.
+    tracked: RefCell<HashMap<PathBuf, bool>>,
 }
 
 pub async fn worker(mut w: Worktree) {
@@ -80,9 +83,9 @@ pub async fn worker(mut w: Worktree) {
     let git_dir: PathBuf = repo.git().path().components().collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let nested = nested_in(&root, &w.roots.borrow());
-    let extra = repo
-        .git()
-        .index()
+    // A private read of the index, dropped at once: the repository's own cached copy would
+    // keep every entry in memory for the watcher's lifetime (megabytes per worktree).
+    let extra = git2::Index::open(&git_dir.join("index"))
         .map(|i| fs::tracked_dirs(&root, &i, |d| ignored(&repo, d)))
         .unwrap_or_default();
     let mut tree = match TreeWatcher::start(&root, &git_dir, nested, &extra, tx) {
@@ -111,6 +114,7 @@ pub async fn worker(mut w: Worktree) {
         polling_since: None,
         config_error: None,
         shadow_only: w.broken.is_some(),
+        tracked: RefCell::new(HashMap::new()),
     };
     if let Some(e) = w.broken.take() {
         w.say(&format!(
@@ -188,7 +192,9 @@ pub async fn worker(mut w: Worktree) {
                 let now = Instant::now();
                 match event {
                     Ok(event) => {
-                        let signals = tree.classify(event, |rel| !ignored(&repo, rel) || tracked(&repo, rel));
+                        let signals = tree.classify(event, |rel| {
+                            !ignored(&repo, rel) || tracked(&git_dir, &st.tracked, rel)
+                        });
                         for signal in signals {
                             w.signal(&repo, &mut st, signal, now, trace);
                         }
@@ -265,6 +271,7 @@ impl Worktree {
                 st.pending.rescan(now);
             }
             Signal::HeadChanged => {
+                st.tracked.borrow_mut().clear();
                 st.inspect_at.get_or_insert(now + INSPECT_AFTER);
                 let b = branch(repo);
                 self.board.worktree(&self.place.root, |s| s.branch = b);
@@ -278,6 +285,10 @@ impl Worktree {
     /// Reads `.gate.toml` again. An invalid file keeps the last good config: the rules are
     /// never switched off by a broken edit.
     fn reload(&self, st: &mut State) {
+        if !self.place.root.is_dir() {
+            // The worktree is going away; its worker is about to stop.
+            return;
+        }
         match Config::load(&self.place.root) {
             Ok(config) => {
                 st.shadow_only = false;
@@ -418,10 +429,24 @@ async fn take(
             shadow,
             ..Options::default()
         };
-        snapshot::take(&repo, &config, &opts).map_err(|e| format!("{e:#}"))
+        let report = snapshot::take(&repo, &config, &opts).map_err(|e| format!("{e:#}"));
+        drop(repo);
+        give_back_memory();
+        report
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// Returns freed heap to the system. A full status of a large tree allocates megabytes on a
+/// blocking-pool thread; glibc keeps them in that thread's arena, so without this an idle
+/// watcher's resident memory grew by several MB per worktree.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 pub fn decision_text(outcome: &Outcome) -> String {
@@ -477,14 +502,20 @@ fn ignored(repo: &Repo, rel: &Path) -> bool {
     repo.git().is_path_ignored(rel).unwrap_or(false)
 }
 
-/// Whether `rel` is in the index (read again when it changed on disk): a tracked file counts
-/// even when it matches an ignore rule.
-fn tracked(repo: &Repo, rel: &Path) -> bool {
-    let Ok(mut index) = repo.git().index() else {
-        return false;
-    };
-    let _ = index.read(false);
-    index.get_path(rel, 0).is_some()
+/// Whether `rel` is in the index: a tracked file counts even when it matches an ignore rule.
+/// Asked only for paths that match one; the answers are kept until the index changes.
+fn tracked(git_dir: &Path, cache: &RefCell<HashMap<PathBuf, bool>>, rel: &Path) -> bool {
+    if let Some(known) = cache.borrow().get(rel) {
+        return *known;
+    }
+    let found = git2::Index::open(&git_dir.join("index"))
+        .is_ok_and(|index| index.get_path(rel, 0).is_some());
+    let mut cache = cache.borrow_mut();
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(rel.to_owned(), found);
+    found
 }
 
 /// The covered worktrees strictly inside `root`.

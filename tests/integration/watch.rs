@@ -657,3 +657,41 @@ fn a_worktree_with_a_broken_config_at_start_is_only_snapshotted() {
         &["only preserved as snapshots", "reloaded .gate.toml"],
     );
 }
+
+/// Regression: the watcher's own look at HEAD (an `open`, which inotify reports) counted as a
+/// ref change, which made it audit and look again, for ever: an idle watcher never rested.
+#[test]
+fn an_idle_watcher_never_wakes_itself_up() {
+    let env = fast_repo("1s", "300ms");
+    let linked = env.base_dir().join("linked");
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/002-l",
+        linked.to_str().unwrap(),
+    ]);
+    let w = Watcher::start(&env, &[]);
+    settled(&env);
+    std::thread::sleep(Duration::from_secs(1));
+    let audit = env.path(".git/gate/audit.json");
+    let stamp = || std::fs::metadata(&audit).and_then(|m| m.modified()).ok();
+    let ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", w.child.id())).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();
+        // utime and stime are fields 14 and 15 of stat: 11 and 12 after the state field.
+        f[10] + f[11]
+    };
+    let (before, cpu) = (stamp(), ticks());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        stamp(),
+        before,
+        "the audit ran again with nothing happening"
+    );
+    let used = ticks() - cpu;
+    assert!(used <= 2, "{used} clock ticks of CPU in 3 idle seconds");
+    drop(w);
+}
