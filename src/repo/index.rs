@@ -101,7 +101,7 @@ impl Scratch {
         // file and the install's comparison fails safe (the index looks changed).
         let copied = Identity::of(real);
         match std::fs::copy(real, &path) {
-            Ok(_) => {}
+            Ok(_) => keep_timestamp(real, &path).map_err(io)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let _ = std::fs::remove_file(&path);
             }
@@ -426,6 +426,19 @@ impl Unfinished {
         }
         self.pending.install()
     }
+}
+
+/// Gives the copy the index's own modification time. git decides which entries are "racily
+/// clean" (a file changed in the same second the index was written, same size: its stat data
+/// looks unchanged) by comparing them with the index file's mtime; a copy with a newer mtime
+/// would make git trust those entries, and an edit made in that second would vanish from
+/// `git status` once the copy became the index.
+fn keep_timestamp(real: &Path, copy: &Path) -> std::io::Result<()> {
+    let mtime = std::fs::metadata(real)?.modified()?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(copy)?
+        .set_modified(mtime)
 }
 
 impl Drop for Scratch {

@@ -129,7 +129,7 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
         .iter()
         .filter(|e| e.is_partially_staged())
         .collect();
-    let decision = decide(repo, config, &candidates, opts.paths.is_some(), opts.shadow)?;
+    let decision = decide(repo, config, &candidates, opts.shadow)?;
     let paths: Vec<Vec<u8>> = candidates.iter().map(|e| e.path.clone()).collect();
     let target = write::Target {
         repo,
@@ -170,11 +170,10 @@ fn head_commit(repo: &Repo, head: &Head) -> Option<git2::Oid> {
 }
 
 /// The paths a path-limited snapshot (from file events) must look at beyond the events:
-/// what the branch's latest snapshot preserved since its last real commit: work shadowed
-/// before the spec gate passed reaches the branch once it does, and a partially staged file
-/// that made the last attempt a snapshot keeps making them snapshots until the user commits.
-/// (What the user staged elsewhere is committed as they staged it, never restaged; the
-/// rules look at it in [`decide`] while the spec gate is not passed.)
+/// what the user staged (a rule may hinge on it, and a staged version must never be staged
+/// over, or left on no ref, unseen) and what the branch's latest snapshot preserved since its
+/// last real commit (work shadowed before the spec gate passed reaches the branch once it
+/// does).
 fn widen(
     repo: &Repo,
     refname: &str,
@@ -182,6 +181,7 @@ fn widen(
     paths: &[Vec<u8>],
 ) -> Result<Vec<Vec<u8>>, SnapshotError> {
     let mut all: std::collections::BTreeSet<Vec<u8>> = paths.iter().cloned().collect();
+    all.extend(status::staged_raw(repo.root())?);
     if let Some(prev) = refs::latest(repo, refname).filter(|p| p.trailers.base == head) {
         let base = head
             .map(|h| repo.tree_of(h))
@@ -243,32 +243,17 @@ pub fn decide(
     repo: &Repo,
     config: &Config,
     candidates: &[Entry],
-    path_limited: bool,
     shadow: bool,
 ) -> Result<Decision, SnapshotError> {
     let shadow_because = |reason: String| Ok(Decision::Shadow { reason });
     if shadow {
         return shadow_because("requested (--shadow)".into());
     }
-    // What the commit would hold: these paths plus whatever the agent already staged. A full
-    // status lists staged paths already; a path-limited one (from file events) may not, but
-    // that only matters while the spec gate is not passed (then paths decide); once it is, no
-    // path can fail a rule, and the extra index read (100k files: ~40 ms) is skipped.
+    // What the commit would hold: these paths, which include whatever the agent already
+    // staged (a full status lists them; a path-limited one is widened with them).
     let staged: Vec<String> = candidates.iter().map(Entry::display).collect();
     let question = Question::MayCommit { staged };
-    let (mut facts, _) = facts::gather(repo, config, &FeatureHint::default(), question)?;
-    let gate_passed = facts
-        .feature
-        .as_ref()
-        .is_some_and(|f| f.first_incomplete().is_none());
-    if path_limited
-        && !gate_passed
-        && let Question::MayCommit { staged } = &mut facts.question
-    {
-        staged.extend(status::staged(repo.root(), None)?);
-        staged.sort();
-        staged.dedup();
-    }
+    let (facts, _) = facts::gather(repo, config, &FeatureHint::default(), question)?;
     let branch = match &facts.head {
         Head::Detached(_) => return shadow_because("HEAD is detached".into()),
         Head::Unborn(b) => return shadow_because(format!("{b} has no commits yet")),

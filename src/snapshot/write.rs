@@ -337,9 +337,25 @@ fn staged_commit(
     base_tree: Option<Oid>,
     previous: Option<&refs::Snapshot>,
 ) -> Result<Option<Oid>, CommitError> {
-    let Some(tree) = scratch.write_tree()? else {
-        // Conflict stages are on the commits being merged (or the stash): nothing to keep.
-        return Ok(None);
+    let tree = match scratch.write_tree()? {
+        Some(tree) => tree,
+        None => {
+            // Conflicts beside the staging (a stash pop that conflicted): the conflict stages
+            // are on the commits being merged (or the kept stash); the staged versions of the
+            // other paths must still be kept, so the tree is built without the unmerged paths.
+            let copy = Scratch::copy(repo.root(), scratch.path(), &repo.state_dir(), "staged")?;
+            let mut info = Vec::new();
+            for p in copy.unmerged()? {
+                info.extend_from_slice(b"0 0000000000000000000000000000000000000000\t");
+                info.extend_from_slice(&p);
+                info.push(0);
+            }
+            copy.set_entries(&info)?;
+            match copy.write_tree()? {
+                Some(tree) => tree,
+                None => return Ok(None),
+            }
+        }
     };
     if base_tree == Some(tree) {
         return Ok(None);

@@ -33,6 +33,12 @@ struct World {
     counter: u64,
     /// Blob ids of every version gate saw.
     required: BTreeSet<String>,
+    /// What each step did, for the failure message (replay with GATE_SEED).
+    history: Vec<String>,
+    /// The checkout as the last completed snapshot found it.
+    last_state: String,
+    /// A killed run may have left an index swap for the next run to finish.
+    journal_pending: bool,
     tally: std::collections::BTreeMap<&'static str, usize>,
 }
 
@@ -55,6 +61,9 @@ impl World {
             rng: Rng::new("model"),
             counter: 0,
             required: BTreeSet::new(),
+            history: Vec::new(),
+            last_state: String::new(),
+            journal_pending: false,
             tally: Default::default(),
         }
     }
@@ -153,6 +162,16 @@ impl World {
             }
         };
         *self.tally.entry(name).or_default() += 1;
+        let wt = if dir == self.env.root { "main" } else { "wt" };
+        let head = String::from_utf8_lossy(
+            &self
+                .git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"])
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        self.history
+            .push(format!("{name} {file} in {wt} on {head}"));
         self.check_reachable(name);
         self.check_no_lock(&dir, name);
     }
@@ -188,7 +207,29 @@ impl World {
         ids
     }
 
+    /// Where each id of `seen` came from, for failure messages.
+    fn provenance(&self, dir: &Path) -> String {
+        let status = self.git(dir, &["status", "--porcelain"]);
+        let staged = self.git(dir, &["ls-files", "-s", "--"]);
+        let mut text = format!("status:\n{}", String::from_utf8_lossy(&status.stdout));
+        text.push_str(&format!(
+            "index:\n{}",
+            String::from_utf8_lossy(&staged.stdout)
+        ));
+        for f in FILES {
+            if dir.join(f).is_file() {
+                let id = self.git(dir, &["hash-object", f]);
+                text.push_str(&format!(
+                    "worktree {f} {}",
+                    String::from_utf8_lossy(&id.stdout)
+                ));
+            }
+        }
+        text
+    }
+
     fn snapshot(&mut self, dir: &Path, only: Option<&[&str]>) {
+        let before_state = self.provenance(dir);
         let index = index_file(&self.env, dir);
         let before = std::fs::read(&index).unwrap_or_default();
         let seen = self.seen(dir);
@@ -216,6 +257,9 @@ impl World {
             return;
         }
         let after = std::fs::read(&index).unwrap_or_default();
+        // A run killed between moving the branch and swapping in its index left a journal;
+        // this run finished that real commit's swap first, which changes the index.
+        let finished_killed = std::mem::take(&mut self.journal_pending);
         match outcome.as_str() {
             "committed" => {
                 let staged = self.git(dir, &["diff", "--cached", "--name-only"]);
@@ -229,7 +273,7 @@ impl World {
                 }
             }
             _ => assert!(
-                after == before,
+                after == before || finished_killed,
                 "invariant 2: a {outcome} changed the index ({report})"
             ),
         }
@@ -273,6 +317,16 @@ impl World {
                 );
             }
         }
+        self.history.push(format!(
+            "  {} -> {outcome} {}: required {:?}",
+            args.join(" "),
+            report["refname"]
+                .as_str()
+                .or(report["commit"].as_str())
+                .unwrap_or_default(),
+            required
+        ));
+        self.last_state = before_state;
         self.required.extend(required);
     }
 
@@ -298,6 +352,7 @@ impl World {
             .expect("start gate snapshot");
         std::thread::sleep(Duration::from_micros(self.rng.below(40_000)));
         sigkill(&mut child);
+        self.journal_pending = true;
         // A git child of the killed gate runs to its end, as after a real crash.
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -319,7 +374,16 @@ impl World {
             .collect();
         assert!(
             lost.is_empty(),
-            "invariant 1 after {step}: versions gate saw are on no ref: {lost:?}"
+            "invariant 1 after {step}: versions gate saw are on no ref: {lost:?}\nlast steps:\n{}\nbefore the last snapshot:\n{}",
+            self.history
+                .iter()
+                .rev()
+                .take(30)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            self.last_state
         );
     }
 
