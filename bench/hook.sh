@@ -56,6 +56,14 @@ for r in $(seq "$rounds"); do
   hyperfine --style none --warmup 2 --runs "$runs" --export-json "$work/round-$r.json" "${bench[@]}" >/dev/null
 done
 
+# CPU time of the hook alone (perf's task-clock: less sensitive to other load than wall time).
+if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
+  for v in shell gate; do
+    ms=$(cd "$work/$v" && perf stat -r 300 -x, -e task-clock .git/hooks/pre-commit 2>&1 >/dev/null | cut -d, -f1)
+    echo "cpu $v $ms" >> "$work/cpu.txt"
+  done
+fi
+
 python3 - "$work" "$rounds" <<'PY'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
@@ -81,4 +89,10 @@ for k, label in labels.items():
         continue
     lo, _, hi = q[k]
     print(f"| {label} | {med[k]:.1f} | {lo*1000:.1f}-{hi*1000:.1f} | {med[k]-med['none']:+.1f} | {med[k]-med['shell']:+.1f} |")
+import os
+cpu = os.path.join(work, "cpu.txt")
+if os.path.exists(cpu):
+    ms = {l.split()[1]: float(l.split()[2]) for l in open(cpu)}
+    print(f"CPU time of the pre-commit hook alone (perf stat, 300 runs): shell {ms['shell']:.2f} ms, "
+          f"gate's shim + gate {ms['gate']:.2f} ms, {ms['gate'] - ms['shell']:+.2f} ms")
 PY
