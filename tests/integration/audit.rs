@@ -344,3 +344,44 @@ fn the_watcher_reports_a_no_verify_commit_made_with_the_hooks_installed() {
         &["\"code\":\"feature-branch\"", "sneaky hotfix"],
     );
 }
+
+#[test]
+fn a_commit_that_unprotects_main_is_judged_by_the_rules_before_it() {
+    let env = hooked();
+    env.write(".gate.toml", "[branches]\nprotected = []\n");
+    env.git(&["add", ".gate.toml"]);
+    git(
+        &env,
+        &["commit", "-q", "--no-verify", "-m", "unprotect main"],
+    );
+    env.write("after.txt", "x\n");
+    env.git(&["add", "after.txt"]);
+    git(
+        &env,
+        &["commit", "-q", "--no-verify", "-m", "and then anything"],
+    );
+    let slips = audit(&env);
+    assert_eq!(slips.len(), 2, "{slips:?}");
+}
+
+#[test]
+fn a_gate_finish_never_covers_a_direct_commit_made_just_before_it() {
+    let env = hooked();
+    env.complete_feature("X");
+    env.commit_all("feature x");
+    env.git(&["switch", "-q", "main"]);
+    env.write("hotfix.txt", "x\n");
+    env.git(&["add", "hotfix.txt"]);
+    git(
+        &env,
+        &["commit", "-q", "--no-verify", "-m", "sneaky hotfix"],
+    );
+    env.git(&["switch", "-q", "feature/001-x"]);
+    // No audit ran in between (no watcher): gate finish audits before it lands.
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 0);
+    assert_contains(&crate::env::stderr(&out), &["sneaky hotfix"]);
+    let log = stdout(&env.gate(&["log", "--json"]));
+    assert_contains(&log, &["\"kind\":\"violation\"", "sneaky hotfix"]);
+    assert!(audit(&env).is_empty(), "the landing itself is not a slip");
+}

@@ -589,11 +589,43 @@ fn gate_specify_keeps_specify_feature_json_in_step() {
         "{\"feature_directory\": \"specs/000-old\", \"other\": 1}\n",
     );
     assert_exit(&env.gate(&["specify", "New thing"]), 0);
-    let json: serde_json::Value =
-        serde_json::from_str(&env.read(".specify/feature.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&env.read(".specify/feature.json")).unwrap();
     assert_eq!(json["feature_directory"], "specs/001-new-thing");
     assert_eq!(json["other"], 1);
     assert_exit(&env.gate(&["check"]), 1);
     let out = env.gate(&["check"]);
     assert!(!stdout(&out).contains("stale"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_guard_expands_git_aliases_and_reads_abbreviated_options() {
+    let env = TestEnv::new();
+    env.git(&["config", "alias.ci", "commit --no-verify"]);
+    let guard = |command: &str| {
+        let mut cmd = env.gate_command(&env.root);
+        cmd.arg("guard")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        let input = serde_json::json!({"tool_name": "Bash", "tool_input": {"command": command}});
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for bad in [
+        "git ci -m x",
+        "git commit --no-veri -m x",
+        "chmod -x .git/hooks/pre-commit",
+    ] {
+        let out = guard(bad);
+        assert_exit(&out, 2);
+        assert_contains(&stderr(&out), &["gate refuses this command"]);
+    }
+    assert_exit(&guard("git commit -m 'fine'"), 0);
 }
