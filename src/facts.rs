@@ -264,7 +264,8 @@ fn staged_feature_facts(
         .zip(staged_checklists)
         .flat_map(|(path, staged)| match staged {
             Staged::Blob(b) => crate::spec::checklists::analyse(path, &b),
-            _ => Vec::new(),
+            Staged::Conflicted => vec![crate::spec::checklists::conflicted(path)],
+            Staged::Missing => Vec::new(),
         })
         .collect();
     let mut slots: Vec<&mut Option<Analysis>> =

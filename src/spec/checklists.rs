@@ -91,6 +91,19 @@ pub fn names(root: &Path, feature_dir: &str) -> Vec<String> {
     names
 }
 
+/// The finding for a checklist the index holds in conflict: it gates implementation until it
+/// is resolved.
+pub fn conflicted(path: &str) -> Finding {
+    let mut f = Finding::new(
+        1,
+        markdown::FindingKind::Unreadable,
+        "conflicted in the index; resolve it and `git add` it",
+    );
+    f.path = Some(path.to_owned());
+    f.gates = Some(Step::Implement);
+    f
+}
+
 /// The findings of the checklists among `paths` (repo-relative, any order, repeats allowed):
 /// those directly in `feature_dir/checklists/` ending `.md`, each read with `read` (`None`:
 /// unreadable, skipped). For checklists held somewhere other than the working tree (the index

@@ -1,7 +1,7 @@
 //! spec-kit compatibility: a feature written in spec-kit's own template style, on spec-kit's
 //! bare `NNN-slug` branch, passes; a marker left in it fails at its line.
 
-use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, stdout};
+use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, code, stdout};
 use crate::json::Json;
 
 const DIR: &str = "specs/001-photo-albums";
@@ -538,4 +538,23 @@ fn the_hook_refuses_implementation_while_a_staged_checklist_is_open() {
     env.git(&["add", "-A"]);
     let out = env.git_hooked(&env.root, &["commit", "-q", "-m", "model"], &[]);
     assert_exit(&out, 0);
+}
+
+/// A checklist left in conflict in the index is a finding for the hook, not skipped.
+#[test]
+fn a_conflicted_checklist_in_the_index_is_a_finding_for_the_hook() {
+    let (env, _) = reviewed_case("new-era-checklists");
+    let ux = "specs/002-saved-searches/checklists/ux.md";
+    env.git(&["switch", "-q", "-c", "side"]);
+    env.write(ux, &format!("{}\n- [x] CHK006 side\n", env.read(ux)));
+    env.commit_paths(&[ux], "side");
+    env.git(&["switch", "-q", "002-saved-searches"]);
+    env.write(ux, &format!("{}\n- [x] CHK006 main\n", env.read(ux)));
+    env.commit_paths(&[ux], "main");
+    assert_ne!(code(&env.git_output(&["merge", "-q", "side"])), 0);
+    env.write("src/saved_search.py", "x = 1\n");
+    env.git(&["add", "src/saved_search.py"]);
+    let out = env.gate(&["hook", "pre-commit"]);
+    assert_exit(&out, 1);
+    assert_contains(&all(&out), &[&format!("{ux}:1: conflicted in the index")]);
 }
