@@ -143,9 +143,12 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
     ]
     .into_iter()
     .map(|code| {
+        // Standing on a protected branch with nothing uncommitted (as `gate finish` leaves
+        // you) breaks no rule: the rule is about committing work there.
+        let idle_on_trunk = code == Code::FeatureBranch && dirty == Some(0);
         let mine: Vec<Violation> = violations
             .iter()
-            .filter(|v| v.code == code)
+            .filter(|v| v.code == code && !idle_on_trunk)
             .cloned()
             .collect();
         RuleStatus {

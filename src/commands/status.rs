@@ -29,6 +29,10 @@ pub struct Args {
     /// Seconds between refreshes with --watch
     #[arg(long, default_value_t = 3, requires = "watch")]
     pub every: u64,
+    /// Exit 1 when a rule is violated (for scripts); without it, status exits 0 whenever it
+    /// could report
+    #[arg(long)]
+    pub check: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -90,7 +94,7 @@ fn one(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         clear_if_watching(args, ui)?;
         render_one(ui, &s, &agents)?;
     }
-    Ok(if s.violations().next().is_none() {
+    Ok(if !args.check || s.violations().next().is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::exit::REFUSED)

@@ -179,11 +179,13 @@ impl TestEnv {
     }
 
     /// Runs git in `dir` (a linked worktree, a subdirectory) and returns whatever happened.
+    #[allow(dead_code)] // the reliability suite's model test
     pub fn git_output_at(&self, dir: &Path, args: &[&str]) -> Output {
         self.git_output_in(dir, args)
     }
 
     /// Runs git in `dir` with `input` on stdin; returns whatever happened.
+    #[allow(dead_code)] // the reliability suite's model test
     pub fn git_stdin_at(&self, dir: &Path, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
         let mut child = self
