@@ -8,8 +8,10 @@ use crate::json::Json;
 fn a_fresh_project_on_main_shows_the_branch_rule_failing() {
     let env = TestEnv::new();
     assert_exit(&env.gate(&["init"]), 0);
+    // A report is a success; --check is the exit code for scripts.
     let out = env.gate(&["status"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 0);
+    assert_exit(&env.gate(&["status", "--check"]), 1);
     assert_contains(
         &stdout(&out),
         &[
@@ -32,7 +34,8 @@ fn a_feature_in_progress_shows_phase_tasks_and_dirt() {
     env.write("notes.md", "x\n");
     // The commits carry the tests' pinned 2025 date, so the uncommitted work is "late".
     let out = env.gate(&["status"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 0);
+    assert_exit(&env.gate(&["status", "--check"]), 1);
     let text = stdout(&out);
     assert_contains(
         &text,
@@ -53,6 +56,19 @@ fn a_feature_in_progress_shows_phase_tasks_and_dirt() {
     assert_eq!(json.get("watcher").get("running").bool(), Some(false));
     assert_eq!(json.get("rules").items().len(), 4);
     let _ = dir;
+}
+
+#[test]
+fn a_clean_trunk_after_finishing_is_not_a_violation() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init"]), 0);
+    env.commit_all("gate set-up");
+    // Where `gate finish` leaves you: on main, nothing uncommitted.
+    let out = env.gate(&["status", "--check"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["✓ feature-branch"]);
+    env.write("src/x.rs", "work on main\n");
+    assert_exit(&env.gate(&["status", "--check"]), 1);
 }
 
 #[test]
