@@ -67,10 +67,12 @@ echo "| per linked worktree | | $(( (rss1 - rss0) / worktrees )) kB, $(( (w1 - w
 wt=$(ls -d "$work"/repo-worktrees/* | head -1)
 lat=(); commit_lat=()
 for i in $(seq 10); do
-  f="$wt/src/d1/e1/f1/lat$i.rs"
+  # Not an implementation path: that worktree's feature has no complete spec yet, so a source
+  # file would only be snapshotted, and the branch would not move.
+  f="$wt/notes-lat$i.md"
   head0=$(git -C "$wt" rev-parse HEAD)
   start=$(date +%s%N); echo "x" > "$f"
-  for _ in $(seq 400); do line=$(grep "saw src/d1/e1/f1/lat$i.rs at" "$work/watch.log" || true); [ -n "$line" ] && break; sleep 0.005; done
+  for _ in $(seq 400); do line=$(grep "saw notes-lat$i.md at" "$work/watch.log" || true); [ -n "$line" ] && break; sleep 0.005; done
   seen=${line##* }
   lat+=($(( (seen - start) / 1000 )))
   for _ in $(seq 600); do [ "$(git -C "$wt" rev-parse HEAD)" != "$head0" ] && break; sleep 0.01; done
