@@ -90,7 +90,15 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             dir.display()
         ))?;
     } else if plan.new_branch {
+        let from = repo.head()?.branch().unwrap_or("a detached HEAD").to_owned();
         repo.create_and_switch(&plan.branch)?;
+        // libgit2 runs no post-checkout hook: the switch is recorded here, as git's would be.
+        let mut e = gate::events::Event::now("checkout");
+        e.branch = Some(plan.branch.clone());
+        e.detail = format!("gate specify: new branch from {from}");
+        if let Err(err) = gate::events::EventLog::in_dir(&repo.state_dir()).append(&e) {
+            ui.warn(format!("could not record the checkout: {err}"));
+        }
         ui.line(format!(
             "{} switched to new branch {}",
             ui.ok_mark(),
@@ -126,6 +134,13 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate plan")
     ))?;
     if let Some(dir) = &worktree {
+        if dir.starts_with(repo.root()) {
+            ui.warn(format!(
+                "{} is inside this working tree: ignore it (add its directory to .gitignore), \
+                 or the main checkout sees it as a nested repository",
+                dir.display()
+            ));
+        }
         ui.line(format!("work there: cd {}", dir.display()))?;
     }
     Ok(ExitCode::SUCCESS)

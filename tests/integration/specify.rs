@@ -488,3 +488,58 @@ fn unreadable_template_fails_before_switching_and_names_the_file() {
         "failed, yet created a branch"
     );
 }
+
+#[test]
+fn specify_worktree_puts_the_branch_in_a_new_worktree_and_leaves_this_checkout_alone() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init", "--no-hooks"]), 0);
+    env.commit_all("init");
+    env.write("scratch.txt", "uncommitted\n");
+    let out = env.gate(&["specify", "User auth", "--worktree"]);
+    assert_exit(&out, 0);
+    let wt = env.base_dir().join("repo-worktrees/001-user-auth");
+    assert_contains(
+        &stdout(&out),
+        &[
+            "new branch feature/001-user-auth in a new worktree",
+            "wrote specs/001-user-auth/spec.md",
+            &format!("cd {}", wt.display()),
+        ],
+    );
+    assert_eq!(env.branch(), "main");
+    assert_eq!(env.read("scratch.txt"), "uncommitted\n");
+    assert!(
+        !env.exists("specs/001-user-auth"),
+        "the spec went to this checkout"
+    );
+    assert!(wt.join("specs/001-user-auth/spec.md").is_file());
+    assert_eq!(
+        env.git_in(&wt, &["branch", "--show-current"]),
+        "feature/001-user-auth"
+    );
+
+    // Numbering counts the other worktree's uncommitted spec directory and every branch; an
+    // explicit directory is relative to where gate runs.
+    let out = env.gate_in(&wt, &["specify", "Billing", "--worktree", "../billing"]);
+    assert_exit(&out, 0);
+    let billing = env.base_dir().join("repo-worktrees/billing");
+    assert!(
+        billing.join("specs/002-billing/spec.md").is_file(),
+        "{}",
+        stdout(&out)
+    );
+
+    // An occupied directory is refused before anything is created.
+    let out = env.gate(&["specify", "Search", "--worktree", "repo-worktrees-x"]);
+    assert_exit(&out, 0);
+    let out = env.gate(&["specify", "Search again", "--worktree", "repo-worktrees-x"]);
+    assert_eq!(code(&out), 1, "{}", all(&out));
+    assert_contains(
+        &stderr(&out),
+        &["already exists; name an empty or new directory"],
+    );
+    assert!(
+        !env.git(&["branch", "--list", "feature/004-search-again"])
+            .contains("004")
+    );
+}
