@@ -264,10 +264,42 @@ pub fn unaccounted(
     };
     let mut out = Vec::new();
     for c in commits {
-        if landings.contains(&c) || repo.parents(c)?.is_empty() {
+        if landings.contains(&c) || repo.parents(c)?.is_empty() || is_adoption(repo, c)? {
             continue;
         }
         out.push(c);
     }
     Ok(out)
+}
+
+/// The files `gate init` writes, beside the templates directory the config names.
+const SETUP_FILES: [&str; 3] = [
+    config::FILE_NAME,
+    ".claude/settings.json",
+    ".codex/hooks.json",
+];
+
+/// Whether `commit` adopts gate: its parent had no `.gate.toml`, it adds one, and it changes
+/// nothing but gate's own setup (the config, the templates, the agent guards). There were no
+/// rules before it to break, so it may reach a protected branch however it gets there; a later
+/// edit of the rules is judged like any other commit.
+fn is_adoption(repo: &Repo, commit: Oid) -> Result<bool, RepoError> {
+    let parents = repo.parents(commit)?;
+    let [parent] = parents[..] else {
+        return Ok(false);
+    };
+    if repo.read_in(parent, config::FILE_NAME).is_some() {
+        return Ok(false);
+    }
+    let Some(bytes) = repo.read_in(commit, config::FILE_NAME) else {
+        return Ok(false);
+    };
+    let Ok(config) = Config::parse(Path::new(config::FILE_NAME), &bytes) else {
+        return Ok(false);
+    };
+    let templates = format!("{}/", config.spec.templates.trim_end_matches('/'));
+    Ok(repo
+        .changed_between(Some(parent), commit)?
+        .iter()
+        .all(|p| SETUP_FILES.contains(&p.as_str()) || p.starts_with(&templates)))
 }

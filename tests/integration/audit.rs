@@ -385,3 +385,24 @@ fn a_gate_finish_never_covers_a_direct_commit_made_just_before_it() {
     assert_contains(&log, &["\"kind\":\"violation\"", "sneaky hotfix"]);
     assert!(audit(&env).is_empty(), "the landing itself is not a slip");
 }
+
+#[test]
+fn adopting_gate_may_reach_main_but_nothing_else_may_ride_along() {
+    let env = TestEnv::new();
+    assert!(audit(&env).is_empty(), "baseline before gate is set up");
+    assert_exit(&env.gate(&["init"]), 0);
+    env.git(&["switch", "-q", "-c", "chore/gate"]);
+    env.commit_all("Set up gate");
+    env.git(&["switch", "-q", "main"]);
+    git(&env, &["merge", "-q", "--ff-only", "chore/gate"]);
+    assert!(audit(&env).is_empty(), "gate's own setup is not a slip");
+
+    // The same, carrying a change beside the setup, is.
+    let env = TestEnv::new();
+    assert!(audit(&env).is_empty());
+    assert_exit(&env.gate(&["init"]), 0);
+    env.write("README.md", "rides along\n");
+    env.commit_all("Set up gate, and more");
+    let slips = audit(&env);
+    assert_eq!(slips.len(), 1, "{slips:?}");
+}

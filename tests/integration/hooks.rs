@@ -297,6 +297,9 @@ fn pre_push_refuses_protected_branches_but_not_features_or_finished_work() {
     env.git(&["init", "-q", "--bare", remote.to_str().unwrap()]);
     env.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
 
+    // Adopting gate is fine on main (no rules existed before it); a direct commit after is not.
+    env.write("README.md", "straight onto main\n");
+    env.commit_all("a direct commit");
     let out = env.git_hooked(&env.root, &["push", "-q", "origin", "main"], &[]);
     assert_eq!(code(&out), 1, "{}", all(&out));
     assert_contains(
