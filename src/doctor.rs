@@ -84,6 +84,9 @@ pub struct Facts {
     pub templates: Vec<(ArtifactKind, Result<bool, String>)>,
     pub spec_dir: String,
     pub spec_dir_ignored: bool,
+    /// The implementation globs, how many tracked code files ([`crate::layout::code_files`])
+    /// they match, and how many there are.
+    pub implementation: (Vec<String>, usize, usize),
     pub identity: (Option<String>, Option<String>),
     pub registered: Result<bool, String>,
 }
@@ -126,7 +129,17 @@ pub fn gather(repo: &Repo, gate: &Path) -> Facts {
         .and_then(|r| r.list())
         .map(|list| list.iter().any(|p| p == &root))
         .map_err(|e| e.to_string());
+    let globs: Vec<String> = effective
+        .spec
+        .implementation
+        .iter()
+        .map(|g| g.0.clone())
+        .collect();
+    let tracked = crate::repo::status::tracked(&root).unwrap_or_default();
+    let code = crate::layout::code_files(&tracked, &effective.spec.dir.to_string());
+    let matched = crate::layout::count_matching(&globs, &code);
     Facts {
+        implementation: (globs, matched, code.len()),
         watcher: daemon::read_status(&paths).filter(|_| watcher_running),
         watcher_running,
         tmux: Tmux::from_env().panes().map(|p| p.len()),
@@ -171,6 +184,7 @@ pub fn evaluate(f: &Facts) -> Report {
         watch_limit(f.watch_limit, f.watched_dirs),
         templates(&f.templates_dir, &f.templates),
         spec_dir(&f.spec_dir, f.spec_dir_ignored),
+        implementation(&f.implementation.0, f.implementation.1, f.implementation.2),
         identity(&f.identity.0, &f.identity.1),
         registered(&f.root, &f.registered),
     ])
@@ -327,6 +341,24 @@ pub fn spec_dir(dir: &str, ignored: bool) -> Check {
         )
     } else {
         Check::pass("spec-dir", format!("{dir}/ is not ignored by git"))
+    }
+}
+
+pub fn implementation(globs: &[String], matched: usize, code: usize) -> Check {
+    let list = globs.join(", ");
+    if code > 0 && matched == 0 {
+        Check::fail(
+            "implementation",
+            format!(
+                "spec.implementation ({list}) matches none of the {code} tracked files: the spec gate enforces nothing"
+            ),
+            "set spec.implementation in .gate.toml to where the code is (`gate init` in a fresh clone suggests globs)",
+        )
+    } else {
+        Check::pass(
+            "implementation",
+            format!("spec.implementation ({list}) matches {matched} of {code} tracked files"),
+        )
     }
 }
 

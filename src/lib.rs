@@ -11,6 +11,7 @@ pub mod events;
 pub mod facts;
 pub mod finished;
 pub mod hooks;
+pub mod layout;
 pub mod judge;
 pub mod learnings;
 pub mod nudge;

@@ -59,6 +59,10 @@ send_pause = "500ms"
 protect_push = true
 "#;
 
+/// The implementation line of [`DEFAULT_CONFIG`], which `gate init` replaces with globs that
+/// match the repository's layout.
+pub const DEFAULT_IMPLEMENTATION: &str = "implementation = [\"src/**\"]\n";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
     #[error("{} already exists; gate never overwrites it (use --force to replace it, keeping a backup)", path.display())]

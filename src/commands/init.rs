@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use gate::config::{self, Config};
 use gate::hooks::install::Action;
+use gate::layout;
 use gate::registry::Registry;
 use gate::repo::Repo;
 use gate::scaffold::{self, Written};
@@ -34,12 +35,28 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let repo = Repo::discover(&cwd)?;
     let root = repo.root();
     // An existing config must be valid before anything is added beside it.
-    let config = Config::load(root)?;
+    Config::load(root)?;
 
     gate::confine::check_inside(root, &root.join(config::FILE_NAME))?;
-    let written =
-        scaffold::create_or_keep(&root.join(config::FILE_NAME), scaffold::DEFAULT_CONFIG)?;
+    // The implementation globs follow the code this repository has (a Python package, a Go
+    // module, ...), not a `src/**` that may match nothing.
+    let tracked = gate::repo::status::tracked(root).unwrap_or_default();
+    let layout = layout::detect(root, &tracked);
+    let text = scaffold::DEFAULT_CONFIG.replace(
+        scaffold::DEFAULT_IMPLEMENTATION,
+        &layout::config_lines(&layout),
+    );
+    let written = scaffold::create_or_keep(&root.join(config::FILE_NAME), &text)?;
     report(ui, &written, config::FILE_NAME)?;
+    if matches!(written, Written::Created) {
+        ui.line(format!(
+            "  implementation paths: {} ({})",
+            layout.globs.join(", "),
+            layout.reasons.join("; ")
+        ))?;
+    }
+    let config = Config::load(root)?;
+    warn_if_unenforced(ui, &config, &tracked);
     for kind in ArtifactKind::ALL {
         let rel = format!("{}/{}", config.spec.templates, kind.template_name());
         gate::confine::check_inside(root, &root.join(&rel))?;
@@ -100,6 +117,26 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate specify \"<feature name>\"")
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Implementation globs that match none of the tracked files enforce nothing: say so.
+fn warn_if_unenforced(ui: &Ui, config: &Config, tracked: &[String]) {
+    let code = layout::code_files(tracked, &config.spec.dir.to_string());
+    let globs: Vec<String> = config
+        .spec
+        .implementation
+        .iter()
+        .map(|g| g.0.clone())
+        .collect();
+    if !code.is_empty() && layout::count_matching(&globs, &code) == 0 {
+        ui.warn(format!(
+            "spec.implementation ({}) matches none of the {} tracked files: the spec gate enforces nothing; \
+             set it in .gate.toml to where the code is (e.g. {})",
+            globs.join(", "),
+            code.len(),
+            layout::detect(std::path::Path::new("."), &code).globs.join(", ")
+        ));
+    }
 }
 
 fn report(ui: &Ui, written: &Written, path: &str) -> std::io::Result<()> {

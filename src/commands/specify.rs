@@ -90,7 +90,11 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             dir.display()
         ))?;
     } else if plan.new_branch {
-        let from = repo.head()?.branch().unwrap_or("a detached HEAD").to_owned();
+        let from = repo
+            .head()?
+            .branch()
+            .unwrap_or("a detached HEAD")
+            .to_owned();
         repo.create_and_switch(&plan.branch)?;
         // libgit2 runs no post-checkout hook: the switch is recorded here, as git's would be.
         let mut e = gate::events::Event::now("checkout");

@@ -285,7 +285,12 @@ fn agents_of(project: &Project, root: &Path, peek: Option<usize>) -> Vec<AgentVi
     let tmux = Tmux::from_env();
     let canonical: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
     let roots = gate::agents::worktree_roots(root);
-    let configured = !project.config.agent.target.trim().eq_ignore_ascii_case("auto");
+    let configured = !project
+        .config
+        .agent
+        .target
+        .trim()
+        .eq_ignore_ascii_case("auto");
     let Ok(found) = gate::agents::discover(&tmux, &project.config, &roots) else {
         return Vec::new();
     };

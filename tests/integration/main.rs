@@ -7,13 +7,13 @@
 
 mod artifact;
 mod audit;
-mod audit;
 mod check;
 mod completions;
 mod config;
 mod demo;
 mod env;
 mod finish;
+mod frontdoor;
 mod hooks;
 mod init;
 mod json;

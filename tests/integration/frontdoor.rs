@@ -1,0 +1,59 @@
+//! The front door (issue 16): a new user's first hour on the repository they already have.
+
+use crate::env::{TestEnv, all, assert_contains, assert_exit, stdout};
+
+#[test]
+fn init_on_a_python_package_enforces_the_package_not_an_empty_src() {
+    let env = TestEnv::new();
+    env.write("pyproject.toml", "[project]\nname = \"shop\"\n");
+    env.write("shop/__init__.py", "");
+    env.write("shop/cart.py", "def total(): return 0\n");
+    env.write("tests/test_cart.py", "def test(): pass\n");
+    env.commit_all("a python project");
+    let out = env.gate(&["init", "--no-hooks"]);
+    assert_exit(&out, 0);
+    assert_contains(
+        &stdout(&out),
+        &["implementation paths: shop/**", "Python package `shop`"],
+    );
+    let config = env.read(".gate.toml");
+    assert_contains(
+        &config,
+        &["# Chosen by `gate init`", "implementation = [\"shop/**\"]"],
+    );
+    // And it is enforced: the package is implementation before the spec gate.
+    assert_exit(&env.gate(&["specify", "Discounts"]), 0);
+    env.write("shop/discount.py", "x = 1\n");
+    env.git(&["add", "shop/discount.py"]);
+    let check = env.gate(&["hook", "pre-commit"]);
+    assert_exit(&check, 1);
+    assert_contains(&all(&check), &["implementation-gate", "shop/discount.py"]);
+}
+
+#[test]
+fn init_and_doctor_warn_when_the_globs_match_no_code() {
+    let env = TestEnv::new();
+    env.write(".gate.toml", "[spec]\nimplementation = [\"src/**\"]\n");
+    env.write("app/main.go", "package main\n");
+    env.commit_all("go code outside src");
+    let out = env.gate(&["init", "--no-hooks"]);
+    assert_exit(&out, 0);
+    assert_contains(&all(&out), &["matches none of the", "enforces nothing"]);
+    let doctor = env.gate(&["doctor"]);
+    assert_contains(&stdout(&doctor), &["✗ implementation", "enforces nothing"]);
+}
+
+#[test]
+fn gate_specify_records_the_branch_switch_in_the_log() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["specify", "Logged switch"]), 0);
+    let log = stdout(&env.gate(&["log"]));
+    assert_contains(
+        &log,
+        &[
+            "checkout",
+            "feature/001-logged-switch",
+            "gate specify: new branch from main",
+        ],
+    );
+}
