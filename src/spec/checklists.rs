@@ -32,20 +32,9 @@ pub fn step_of(bytes: &[u8]) -> Step {
 /// in the working tree at `root`, in name order. A checklist that cannot be read is a
 /// finding; a symlink out of the repository, a FIFO or an oversized file is never opened.
 pub fn read(root: &Path, feature_dir: &str) -> Vec<Finding> {
-    let dir = root.join(feature_dir).join(DIR);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
-        .collect();
-    names.sort();
     let mut findings = Vec::new();
-    for name in names {
-        let path = dir.join(&name);
-        let rel = format!("{feature_dir}/{DIR}/{name}");
+    for rel in names(root, feature_dir) {
+        let path = root.join(&rel);
         let analysis = if !crate::confine::inside(root, &path) {
             markdown::Analysis {
                 findings: vec![Finding::new(
