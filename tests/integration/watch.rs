@@ -597,12 +597,16 @@ fn the_config_is_reloaded_and_an_invalid_edit_keeps_the_last_good_one() {
             .unwrap_or_default()
             .contains("\"config-invalid\"")
     });
-    let status = status_in(&env, &env.root);
-    let error = status["worktrees"][0]["config_error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(error.contains(".gate.toml:1:"), "{status:#}");
+    // The status says so too (written within a moment of the change).
+    wait_for(
+        "the config error in the status",
+        Duration::from_secs(5),
+        || {
+            status_in(&env, &env.root)["worktrees"][0]["config_error"]
+                .as_str()
+                .is_some_and(|e| e.contains(".gate.toml:1:"))
+        },
+    );
     // The rules stay in force: another lib file is still only snapshotted.
     env.write("lib/y.rs", "pub fn y() {}\n");
     std::thread::sleep(Duration::from_secs(3));

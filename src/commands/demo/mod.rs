@@ -91,7 +91,7 @@ impl Tour<'_> {
         self.git_shown(&["add", "-A"])?;
         self.git_shown(&["commit", "-q", "-m", "Start the shop"])?;
         sb.start_agent()?;
-        self.say("tmux: session `agent` runs a fake agent in the repository; it records every line it receives.")?;
+        self.say("tmux: session `agent` runs a fake agent in the repository, marked with `gate agents mark` (plain shells never get nudges); it records every line it receives.")?;
 
         self.section("An agent commits straight to main: refused")?;
         sb.write("src/cart.rs", "pub struct Cart;\n")?;

@@ -108,6 +108,21 @@ impl Sandbox {
             "tmux could not start: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
+        // A plain shell is never an agent: gate is told who works in the pane.
+        let out = self.gate(&[
+            "agents",
+            "mark",
+            "agent",
+            "--name",
+            "demo-agent",
+            "--role",
+            "engineer",
+        ])?;
+        anyhow::ensure!(
+            out.status.success(),
+            "gate agents mark failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         Ok(())
     }
 
