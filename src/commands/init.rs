@@ -28,6 +28,11 @@ pub struct Args {
     /// Also start the watcher in the background (`gate watch --daemon`)
     #[arg(long)]
     pub start: bool,
+    /// Commit gate's own files (.gate.toml, the templates, the agent guards) on the current
+    /// branch, the trunk included, and nothing else: whatever else is staged stays staged.
+    /// Recorded in `gate log`; the audit accepts it as adopting gate
+    #[arg(long)]
+    pub commit: bool,
 }
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -108,6 +113,18 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             config.spec.dir
         ));
     }
+    if args.commit {
+        let mut files: Vec<String> = vec![config::FILE_NAME.to_owned()];
+        files.extend(
+            ArtifactKind::ALL
+                .iter()
+                .map(|k| format!("{}/{}", config.spec.templates, k.template_name())),
+        );
+        if args.agent_hooks {
+            files.extend([".claude/settings.json".into(), ".codex/hooks.json".into()]);
+        }
+        commit_setup(ui, &repo, &files)?;
+    }
     if args.start {
         let paths = gate::watch::daemon::Paths::in_dir(&repo.state_dir());
         super::watch::start_daemon(ui, &repo, &paths)?;
@@ -117,6 +134,38 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate specify \"<feature name>\"")
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `gate init --commit`: one commit of gate's own files, recorded as an event.
+fn commit_setup(ui: &Ui, repo: &Repo, files: &[String]) -> anyhow::Result<()> {
+    let paths: Vec<Vec<u8>> = files.iter().map(|f| f.as_bytes().to_vec()).collect();
+    let message = format!(
+        "Set up gate ({})\n\nGate-Setup: gate init --commit (gate's own files only)\n",
+        files.join(", ")
+    );
+    match gate::snapshot::commit_only(repo, &paths, &message)? {
+        Some(id) => {
+            let mut e = gate::events::Event::now("commit");
+            e.commit = Some(id.to_string());
+            e.branch = repo.head().ok().and_then(|h| h.branch().map(str::to_owned));
+            e.paths = files.to_vec();
+            e.detail = "gate init --commit: gate's own files".into();
+            if let Err(err) = gate::events::EventLog::in_dir(&repo.state_dir()).append(&e) {
+                ui.warn(format!("could not record the commit: {err}"));
+            }
+            ui.line(format!(
+                "{} committed gate's set-up as {} ({} files; nothing else)",
+                ui.ok_mark(),
+                gate::repo::short_id(&id.to_string()),
+                files.len()
+            ))?;
+        }
+        None => ui.line(format!(
+            "{} gate's set-up is already committed",
+            ui.ok_mark()
+        ))?,
+    }
+    Ok(())
 }
 
 /// Implementation globs that match none of the tracked files enforce nothing: say so.

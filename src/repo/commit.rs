@@ -18,6 +18,9 @@ pub enum CommitError {
     /// A file vanished between the status and the staging: nothing was written; try again.
     #[error("a file vanished while it was being staged ({0}); will retry")]
     Vanished(String),
+    /// Not done, for the reason given (nothing was written).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Cli(#[from] CliError),
     #[error(transparent)]

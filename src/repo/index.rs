@@ -115,6 +115,31 @@ impl Scratch {
         })
     }
 
+    /// A private index holding `tree` (`None`: empty), never installed over the real one.
+    pub fn of_tree(
+        root: &Path,
+        state: &Path,
+        purpose: &str,
+        tree: Option<Oid>,
+    ) -> Result<Scratch, CommitError> {
+        let path = state.join(format!("{PREFIX}{purpose}-{}", std::process::id()));
+        std::fs::create_dir_all(state).map_err(|source| CommitError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(&path);
+        let scratch = Scratch {
+            path,
+            real: PathBuf::new(),
+            copied: None,
+            root: root.to_owned(),
+        };
+        let tree = tree.map_or_else(|| "--empty".to_owned(), |t| t.to_string());
+        let out = scratch.git(&["read-tree", &tree], None)?;
+        check(out, "read-tree")?;
+        Ok(scratch)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

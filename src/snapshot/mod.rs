@@ -162,6 +162,23 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
     })
 }
 
+/// Commits exactly `paths` on the current branch (see [`write::commit_only`]).
+pub fn commit_only(
+    repo: &Repo,
+    paths: &[Vec<u8>],
+    message: &str,
+) -> Result<Option<git2::Oid>, SnapshotError> {
+    let branch = match repo.head()? {
+        Head::Branch(b) | Head::Unborn(b) => b,
+        Head::Detached(_) => {
+            return Err(SnapshotError::Commit(CommitError::Refused(
+                "HEAD is detached: check out the branch to commit on first".into(),
+            )));
+        }
+    };
+    Ok(write::commit_only(repo, &branch, paths, message)?)
+}
+
 fn head_commit(repo: &Repo, head: &Head) -> Option<git2::Oid> {
     match head {
         Head::Unborn(_) => None,

@@ -169,6 +169,51 @@ fn index_locked(repo: &Repo) -> bool {
     std::path::Path::new(&lock).exists()
 }
 
+/// A commit of exactly `paths` (as they are in the working tree) on top of the branch's tip,
+/// whatever else the user staged: the commit is built from the tip's tree, not the index, and
+/// the user's index only gains the committed entries. For `gate init --commit`, which puts
+/// gate's own set-up on the trunk without a bypass agents could copy. `None`: nothing to
+/// commit (the files are already as committed).
+pub fn commit_only(
+    repo: &Repo,
+    branch: &str,
+    paths: &[Vec<u8>],
+    message: &str,
+) -> Result<Option<Oid>, CommitError> {
+    if index_locked(repo) {
+        return Err(CommitError::Refused(
+            "index.lock is held by another git process: try again in a moment".into(),
+        ));
+    }
+    let head = repo.git().head().ok().and_then(|h| h.target());
+    let head_tree = head.map(|h| repo.tree_of(h)).transpose()?;
+    let scratch = Scratch::of_tree(repo.root(), &repo.state_dir(), "setup", head_tree)?;
+    let refused = scratch.stage(paths)?;
+    if let Some(r) = refused.first() {
+        return Err(CommitError::Refused(format!(
+            "git refuses to stage {}: {}",
+            display(&r.path),
+            r.reason
+        )));
+    }
+    let Some(tree) = scratch.write_tree()? else {
+        return Ok(None);
+    };
+    if head_tree == Some(tree) {
+        return Ok(None);
+    }
+    let parents: Vec<Oid> = head.into_iter().collect();
+    let id = repo.write_commit(tree, &parents, message)?;
+    let reflog = format!("commit: {}", message.lines().next().unwrap_or_default());
+    if !repo.move_ref(&format!("refs/heads/{branch}"), id, head, &reflog)? {
+        return Err(CommitError::Refused(format!(
+            "{branch} moved meanwhile: run it again"
+        )));
+    }
+    bring_index_in_step(repo, head, paths)?;
+    Ok(Some(id))
+}
+
 /// The branch moved to a commit made from a copy of the index, but the real index changed
 /// meanwhile (the user staged something) or stayed locked. The user's index is kept; only
 /// the committed paths whose entry the user did not touch (still as in the old tip) are set
@@ -178,11 +223,10 @@ fn bring_index_in_step(
     old_head: Option<Oid>,
     paths: &[Vec<u8>],
 ) -> Result<(), CommitError> {
-    let Some(old) = old_head else {
-        return Ok(());
-    };
+    // No old tip (the first commit): the index had nothing of it to keep in step with.
+    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     let list = crate::repo::status::nul_joined(paths);
-    let old = old.to_string();
+    let old = old_head.map_or_else(|| EMPTY_TREE.to_owned(), |o| o.to_string());
     let changed = cli::git(
         repo.root(),
         [

@@ -57,3 +57,33 @@ fn gate_specify_records_the_branch_switch_in_the_log() {
         ],
     );
 }
+
+#[test]
+fn init_commit_puts_only_gates_files_on_the_trunk_and_keeps_the_users_staging() {
+    let env = TestEnv::new();
+    env.write("notes.txt", "the user's own staged work\n");
+    env.git(&["add", "notes.txt"]);
+    let head = env.git(&["rev-parse", "HEAD"]);
+    let out = env.gate(&["init", "--commit"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["committed gate's set-up", "nothing else"]);
+    assert_eq!(env.branch(), "main");
+    let files = env.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD"]);
+    assert_eq!(
+        files,
+        ".gate.toml\nspec-kit/templates/plan-template.md\nspec-kit/templates/spec-template.md\nspec-kit/templates/tasks-template.md"
+    );
+    assert_eq!(env.git(&["rev-parse", "HEAD~1"]), head);
+    // The user's staging is exactly as it was; gate's files are in step with HEAD.
+    assert_eq!(env.git(&["diff", "--cached", "--name-only"]), "notes.txt");
+    assert_eq!(
+        env.git(&["status", "--porcelain", "--", ".gate.toml", "spec-kit"]),
+        ""
+    );
+    assert_contains(&stdout(&env.gate(&["log"])), &["gate init --commit"]);
+    // Again: nothing new to commit.
+    assert_contains(
+        &stdout(&env.gate(&["init", "--commit"])),
+        &["already committed"],
+    );
+}
