@@ -358,7 +358,10 @@ impl Worktree {
         )
         .await
         {
-            Ok(report) => {
+            Ok((report, shared)) => {
+                if let Some(why) = shared {
+                    self.say(&why);
+                }
                 for s in &report.skipped {
                     self.say(&format!("skipped {}: {}", s.path, s.reason));
                 }
@@ -407,7 +410,7 @@ async fn take(
     config: Arc<Config>,
     batch: Batch,
     shadow: bool,
-) -> Result<Report, String> {
+) -> Result<(Report, Option<String>), String> {
     tokio::task::spawn_blocking(move || {
         let _one = super::jobs::lock(&ONE_SNAPSHOT);
         let repo = Repo::discover(&root).map_err(|e| e.to_string())?;
@@ -424,18 +427,38 @@ async fn take(
                     .collect(),
             ),
         };
+        let shared = shared_branch(&repo, &root);
         let opts = Options {
             paths,
-            shadow,
+            shadow: shadow || shared.is_some(),
             ..Options::default()
         };
         let report = snapshot::take(&repo, &config, &opts).map_err(|e| format!("{e:#}"));
         drop(repo);
         give_back_memory();
-        report
+        report.map(|r| (r, shared))
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// Another worktree with this worktree's branch checked out (`git worktree add --force`): a real
+/// commit from here would move the branch under the other one, whose index and files then
+/// look like an undo of it, and its next auto-commit would commit that undo. Such work is only
+/// snapshotted; the returned line says why.
+fn shared_branch(repo: &Repo, root: &Path) -> Option<String> {
+    let branch = repo.head().ok()?.branch()?.to_owned();
+    let list = crate::repo::worktree::list(root).ok()?;
+    let other = list.into_iter().find(|w| {
+        w.is_live()
+            && w.branch.as_deref() == Some(branch.as_str())
+            && std::fs::canonicalize(&w.root).ok().as_deref() != Some(root)
+    })?;
+    Some(format!(
+        "{branch} is also checked out in {}: work here is only preserved as snapshots \
+         (a real commit would undo itself in the other worktree); give each worktree its own branch",
+        other.root.display()
+    ))
 }
 
 /// Returns freed heap to the system. A full status of a large tree allocates megabytes on a

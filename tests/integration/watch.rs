@@ -699,3 +699,38 @@ fn an_idle_watcher_never_wakes_itself_up() {
     assert!(used <= 2, "{used} clock ticks of CPU in 3 idle seconds");
     drop(w);
 }
+
+/// Two worktrees on one branch (`git worktree add --force`): a real commit from one would look
+/// like an undo in the other, which its next auto-commit would commit. Both only snapshot.
+#[test]
+fn two_worktrees_on_one_branch_are_only_snapshotted() {
+    let env = fast_repo("1s", "300ms");
+    let twin = env.base_dir().join("twin");
+    let branch = env.branch();
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "--force",
+        twin.to_str().unwrap(),
+        &branch,
+    ]);
+    let tip = env.git(&["rev-parse", "HEAD"]);
+    let w = Watcher::start(&env, &[]);
+    env.write("here.md", "here\n");
+    std::fs::write(twin.join("there.md"), "there\n").unwrap();
+    wait_for("snapshots in both", Duration::from_secs(15), || {
+        let log = std::fs::read_to_string(env.path(".git/gate/events.jsonl")).unwrap_or_default();
+        log.matches("\"kind\":\"snapshot\"").count() >= 2
+    });
+    assert_eq!(
+        env.git(&["rev-parse", &branch]),
+        tip,
+        "the shared branch moved"
+    );
+    let (_, log) = w.stop();
+    assert_contains(
+        &log,
+        &["is also checked out in", "only preserved as snapshots"],
+    );
+}
