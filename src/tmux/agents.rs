@@ -15,9 +15,13 @@ pub const ROLE_OPTION: &str = "@gate-role";
 impl Tmux {
     /// Marks `pane` as the agent `name` (with `role`, or none: an old role is removed).
     pub fn mark(&self, pane: &Pane, name: &str, role: Option<&str>) -> Result<(), TmuxError> {
-        self.run(&["set-option", "-p", "-t", &pane.id, MARK_OPTION, name])?;
+        let name = literal(name);
+        self.run(&["set-option", "-p", "-t", &pane.id, MARK_OPTION, &name])?;
         match role {
-            Some(role) => self.run(&["set-option", "-p", "-t", &pane.id, ROLE_OPTION, role])?,
+            Some(role) => {
+                let role = literal(role);
+                self.run(&["set-option", "-p", "-t", &pane.id, ROLE_OPTION, &role])?
+            }
             None => self.run(&["set-option", "-p", "-u", "-t", &pane.id, ROLE_OPTION])?,
         };
         Ok(())
@@ -29,6 +33,15 @@ impl Tmux {
             self.run(&["set-option", "-p", "-u", "-t", &pane.id, option])?;
         }
         Ok(())
+    }
+}
+
+/// tmux ends a command at an argument's trailing `;` (which would cut it off the value);
+/// `\;` there is a literal semicolon.
+fn literal(value: &str) -> String {
+    match value.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => value.to_owned(),
     }
 }
 

@@ -241,3 +241,32 @@ fn no_agents_is_an_empty_list() {
     );
     assert_eq!(agents(&agents_json(&server, &[])), []);
 }
+
+/// A name is kept as typed: tmux would end its command at a trailing `;` and cut it off, and
+/// formats or shell syntax in it mean nothing.
+#[test]
+fn a_mark_is_kept_literally() {
+    let server = Server::new();
+    repo(&server);
+    let pane = server.session("team", Agent::Lines);
+    for name in ["eng ;", "#{pane_id} $(rm -rf ~)", "-x"] {
+        let out = server
+            .gate(&[
+                "agents",
+                "mark",
+                &pane.id,
+                &format!("--name={name}"),
+                "--role=a;",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let all = server
+            .gate(&["agents", "--all", "--json"])
+            .output()
+            .unwrap();
+        let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+        assert_eq!(all["agents"][0]["name"], name, "{all:#}");
+        assert_eq!(all["agents"][0]["role"], "a;");
+    }
+}
