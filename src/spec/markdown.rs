@@ -619,9 +619,14 @@ const MANDATORY: [&str; 5] = [
 
 /// Heading words of the user-scenarios section, in the languages spec-kit is used in
 /// (English, Portuguese, Spanish, French, Chinese, Japanese).
-const SCENARIOS: [&str; 18] = [
+const SCENARIOS: [&str; 23] = [
     "scenario",
     "user stor",
+    "stories",
+    "user flow",
+    "histórias",
+    "historias",
+    "jornada",
     "use case",
     "user journey",
     "acceptance criteria",
