@@ -326,7 +326,11 @@ fn with_no_trunk_finish_refuses_and_never_creates_one() {
     assert_exit(&out, 1);
     assert_contains(
         &stderr(&out),
-        &["no trunk to land on", "never creates one", "gate finish --no-merge"],
+        &[
+            "no trunk to land on",
+            "never creates one",
+            "gate finish --no-merge",
+        ],
     );
     assert!(
         !env.git_output(&["rev-parse", "--verify", "-q", "main"])
@@ -347,7 +351,10 @@ fn a_repository_whose_trunk_is_master_lands_on_master() {
     let tip = rev(&env, "HEAD");
     let out = env.gate(&["finish"]);
     assert_exit(&out, 0);
-    assert_contains(&stdout(&out), &["fast-forwarded master", "HEAD is now on master"]);
+    assert_contains(
+        &stdout(&out),
+        &["fast-forwarded master", "HEAD is now on master"],
+    );
     assert_eq!(rev(&env, "master"), tip);
     assert!(
         !env.git_output(&["rev-parse", "--verify", "-q", "refs/heads/main"])
@@ -366,7 +373,10 @@ fn a_second_finish_of_a_landed_tip_is_refused_clearly() {
     env.git(&["switch", "-q", BRANCH]);
     let out = env.gate(&["finish"]);
     assert_exit(&out, 1);
-    assert_contains(&stderr(&out), &["already finished", &tags, "landed on main"]);
+    assert_contains(
+        &stderr(&out),
+        &["already finished", &tags, "landed on main"],
+    );
     assert_eq!(env.git(&["tag", "-l"]), tags, "no -2 tag for the same tip");
     assert_eq!(rev(&env, "main"), main);
     assert_eq!(env.branch(), BRANCH);
