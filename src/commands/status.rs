@@ -254,8 +254,15 @@ fn render_one(ui: &Ui, s: &ProjectStatus, agents: &[AgentView]) -> std::io::Resu
     for e in &s.recent_violations {
         let code = e.code.as_deref().unwrap_or("");
         let branch = e.branch.as_deref().unwrap_or("");
+        // An audit slip names its commit (issue 11): which one slipped is the next question.
+        let commit = e
+            .commit
+            .as_deref()
+            .filter(|_| e.kind == "violation")
+            .map(|c| format!(" {}", gate::repo::short_id(c)))
+            .unwrap_or_default();
         ui.line(format!(
-            "  {:<10} {} {} {code} {branch}",
+            "  {:<10} {} {} {code} {branch}{commit}",
             "recent", e.time, e.kind
         ))?;
     }

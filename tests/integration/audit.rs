@@ -302,7 +302,11 @@ fn a_slip_shows_in_gate_status() {
     );
     assert_eq!(audit(&env).len(), 1);
     let status = stdout(&env.gate(&["status"]));
-    assert_contains(&status, &["violation feature-branch main"]);
+    let head = rev(&env, "HEAD");
+    assert_contains(
+        &status,
+        &[&format!("violation feature-branch main {}", &head[..10])],
+    );
 }
 
 #[test]
