@@ -81,6 +81,8 @@ pub struct Scratch {
     /// The real index when it was copied (`None`: there was none, as in a new repository).
     copied: Option<Identity>,
     root: PathBuf,
+    /// Left on disk when dropped: a journal names it for the next run.
+    keep: bool,
 }
 
 impl Scratch {
@@ -112,6 +114,7 @@ impl Scratch {
             real: real.to_owned(),
             copied,
             root: root.to_owned(),
+            keep: false,
         })
     }
 
@@ -133,6 +136,7 @@ impl Scratch {
             real: PathBuf::new(),
             copied: None,
             root: root.to_owned(),
+            keep: false,
         };
         let tree = tree.map_or_else(|| "--empty".to_owned(), |t| t.to_string());
         let out = scratch.git(&["read-tree", &tree], None)?;
@@ -142,6 +146,11 @@ impl Scratch {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Keeps the file when this value is dropped (an unfinished swap's journal names it).
+    pub fn keep_on_disk(&mut self) {
+        self.keep = true;
     }
 
     fn git(
@@ -196,6 +205,17 @@ impl Scratch {
         let (a, b) = paths.split_at(paths.len() / 2);
         self.stage_isolating(a, refused)?;
         self.stage_isolating(b, refused)
+    }
+
+    /// Removes `paths` from the copy whether or not they are on disk: an entry the user
+    /// deleted from the index (`git rm --cached`) stays deleted, the file stays untracked.
+    pub fn remove(&self, paths: &[Vec<u8>]) -> Result<(), CommitError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let args = ["update-index", "--force-remove", "-z", "--stdin"];
+        let out = self.git(&args, Some(&nul_joined(paths)))?;
+        check(out, "update-index --force-remove")
     }
 
     /// Stages the bytes of `paths` as they are on disk, with no filter or end-of-line
@@ -371,7 +391,7 @@ impl Journal {
         scratch: &Scratch,
         commit: Oid,
     ) -> Result<Journal, CommitError> {
-        let path = state.join(format!("install-{worktree}"));
+        let path = journal_path(state, worktree);
         let Some(c) = scratch.copied else {
             // No index existed: nothing to compare against on recovery; nothing to journal.
             return Ok(Journal { path });
@@ -397,60 +417,94 @@ impl Journal {
     pub fn end(self) {
         let _ = std::fs::remove_file(&self.path);
     }
+
+    /// The swap could not be settled now: the journal stays (with its scratch, see
+    /// [`Scratch::keep_on_disk`]) for the next run to finish it.
+    pub fn keep(self) {}
 }
 
 /// A swap a killed run left unfinished (see [`Journal`]).
 pub struct Unfinished {
     /// The commit the branch was moved to.
     pub commit: Oid,
+    journal: PathBuf,
+    /// Kept on disk until [`Unfinished::done`]: a swap that cannot be settled now is tried
+    /// again by the next run.
     pending: Scratch,
 }
 
 impl Unfinished {
-    /// Reads the journal of `worktree` (and removes it): `None` when there is none.
-    pub fn take(state: &Path, worktree: &str, real: &Path) -> Option<Unfinished> {
-        let path = state.join(format!("install-{worktree}"));
-        let bytes = crate::statefile::read(&path).ok()??;
-        let _ = std::fs::remove_file(&path);
+    /// Reads the journal of `worktree`: `None` when there is none (or it is unreadable, in
+    /// which case it is removed: there is nothing it could still be used for).
+    pub fn read(state: &Path, worktree: &str, real: &Path) -> Option<Unfinished> {
+        let path = journal_path(state, worktree);
+        let bytes = match crate::statefile::read(&path) {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        };
         let text = String::from_utf8_lossy(&bytes);
         let field = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
                 .map(str::to_owned)
         };
-        let scratch = field("scratch").map(PathBuf::from)?;
-        // Only a scratch index of gate's own state directory is ever renamed or removed.
-        if !scratch.starts_with(state) || !scratch.file_name()?.to_str()?.starts_with(PREFIX) {
+        let parsed = (|| {
+            let scratch = field("scratch").map(PathBuf::from)?;
+            // Only a scratch index of gate's own state directory is ever renamed or removed.
+            if !scratch.starts_with(state) || !scratch.file_name()?.to_str()?.starts_with(PREFIX) {
+                return None;
+            }
+            let copied = field("copied").and_then(|c| {
+                let n: Vec<i64> = c.split(' ').filter_map(|x| x.parse().ok()).collect();
+                (n.len() == 7).then(|| Identity {
+                    dev: n[0] as u64,
+                    ino: n[1] as u64,
+                    size: n[2] as u64,
+                    mtime: (n[3], n[4]),
+                    ctime: (n[5], n[6]),
+                })
+            });
+            let commit = field("commit").and_then(|c| Oid::from_str(&c).ok())?;
+            Some((commit, scratch, copied))
+        })();
+        let Some((commit, scratch, copied)) = parsed else {
+            let _ = std::fs::remove_file(&path);
             return None;
-        }
-        let copied = field("copied").and_then(|c| {
-            let n: Vec<i64> = c.split(' ').filter_map(|x| x.parse().ok()).collect();
-            (n.len() == 7).then(|| Identity {
-                dev: n[0] as u64,
-                ino: n[1] as u64,
-                size: n[2] as u64,
-                mtime: (n[3], n[4]),
-                ctime: (n[5], n[6]),
-            })
-        });
-        let pending = Scratch {
-            path: scratch,
-            real: real.to_owned(),
-            copied,
-            root: PathBuf::new(),
         };
-        let commit = field("commit").and_then(|c| Oid::from_str(&c).ok())?;
-        Some(Unfinished { commit, pending })
+        Some(Unfinished {
+            commit,
+            journal: path,
+            pending: Scratch {
+                path: scratch,
+                real: real.to_owned(),
+                copied,
+                root: PathBuf::new(),
+                keep: true,
+            },
+        })
     }
 
-    /// Swaps the scratch in, as the killed run would have (dropping `self` removes what is
-    /// left of it either way).
+    /// Swaps the scratch in, as the interrupted run would have.
     pub fn install(&self) -> Result<Install, CommitError> {
         if !self.pending.path.is_file() {
             return Ok(Install::Changed);
         }
         self.pending.install()
     }
+
+    /// The swap is settled (done, or no longer wanted): the journal and the scratch go.
+    pub fn done(self) {
+        let _ = std::fs::remove_file(&self.pending.path);
+        let _ = std::fs::remove_file(&self.journal);
+    }
+}
+
+fn journal_path(state: &Path, worktree: &str) -> PathBuf {
+    state.join(format!("install-{worktree}"))
 }
 
 /// Gives the copy the index's own modification time. git decides which entries are "racily
@@ -468,6 +522,9 @@ fn keep_timestamp(real: &Path, copy: &Path) -> std::io::Result<()> {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_file(lock_path(&self.path));
     }
@@ -510,16 +567,20 @@ fn check(out: std::process::Output, what: &str) -> Result<(), CommitError> {
 /// scratch lock younger than a minute is left, in case a git child of the dead run still
 /// writes it; git's own `index.lock` is never touched.
 pub fn remove_leftovers(state: &Path, real_index: &Path) {
-    let lock = lock_path(real_index);
-    if let Ok(bytes) = std::fs::read(&lock)
-        && let Some(pid) = bytes
-            .strip_prefix(LOCK_MARK)
-            .and_then(|rest| std::str::from_utf8(rest).ok())
-            .and_then(|rest| rest.trim().parse::<i32>().ok())
-        && !alive(pid)
-    {
-        let _ = std::fs::remove_file(&lock);
-    }
+    remove_own_stale_lock(real_index);
+    // A journal's scratch is the one an interrupted swap still needs.
+    let journaled: Vec<PathBuf> = std::fs::read_dir(state)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("install-"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("scratch "))
+                .map(PathBuf::from)
+        })
+        .collect();
     let Ok(entries) = std::fs::read_dir(state) else {
         return;
     };
@@ -542,10 +603,62 @@ pub fn remove_leftovers(state: &Path, real_index: &Path) {
                 .and_then(|t| t.elapsed().ok())
                 .is_none_or(|age| age < std::time::Duration::from_secs(60))
         };
-        if pid as u32 == std::process::id() || alive(pid) || (is_lock && young()) {
+        if pid as u32 == std::process::id()
+            || alive(pid)
+            || (is_lock && young())
+            || journaled.contains(&e.path())
+        {
             continue;
         }
         let _ = std::fs::remove_file(e.path());
+    }
+}
+
+/// Removes an `index.lock` that gate itself held when it was killed (its marker names a dead
+/// pid); git's own lock is never touched.
+pub fn remove_own_stale_lock(real_index: &Path) {
+    let lock = lock_path(real_index);
+    if let Ok(bytes) = std::fs::read(&lock)
+        && let Some(pid) = bytes
+            .strip_prefix(LOCK_MARK)
+            .and_then(|rest| std::str::from_utf8(rest).ok())
+            .and_then(|rest| rest.trim().parse::<i32>().ok())
+        && !alive(pid)
+    {
+        let _ = std::fs::remove_file(&lock);
+    }
+}
+
+/// Holds one worktree's snapshots to one at a time (the watcher, an agent's `gate snapshot`,
+/// `gate restore --force`): two runs would race for the same index swap. `None` when another
+/// run still holds it after `wait`.
+pub fn lock_worktree(
+    state: &Path,
+    worktree: &str,
+    wait: std::time::Duration,
+) -> Result<Option<std::fs::File>, CommitError> {
+    let path = state.join(format!("snapshot-{worktree}.flock"));
+    let io = |source| CommitError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(state).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
     }
 }
 

@@ -93,7 +93,32 @@ pub enum Decision {
 
 /// Takes one snapshot of the working tree's changes.
 pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, SnapshotError> {
-    write::finish_killed_commit(repo)?;
+    // One run per worktree at a time: two would race for the same index swap.
+    let Some(_held) = index::lock_worktree(
+        &repo.state_dir(),
+        &refs::worktree_id(repo),
+        std::time::Duration::from_secs(5),
+    )?
+    else {
+        return Ok(report(
+            Outcome::Retry {
+                reason: "another snapshot of this worktree is running".into(),
+            },
+            Vec::new(),
+        ));
+    };
+    // What killed runs left: gate's own stale index.lock first (it would block the rest),
+    // then an index swap to finish, then scratch files.
+    index::remove_own_stale_lock(&repo.index_path());
+    if !write::finish_killed_commit(repo)? {
+        return Ok(report(
+            Outcome::Retry {
+                reason: "index.lock is held by another git process (the last auto-commit's index swap waits for it)"
+                    .into(),
+            },
+            Vec::new(),
+        ));
+    }
     index::remove_leftovers(&repo.state_dir(), &repo.index_path());
     if opts.paths.as_ref().is_some_and(Vec::is_empty) {
         return Ok(report(
@@ -131,11 +156,24 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
         .collect();
     let decision = decide(repo, config, &candidates, opts.shadow)?;
     let paths: Vec<Vec<u8>> = candidates.iter().map(|e| e.path.clone()).collect();
+    // `git rm --cached f` with f still on disk (and ignored, so not listed as untracked):
+    // the user untracked it; re-adding it would undo that.
+    let listed_untracked: std::collections::HashSet<&[u8]> = candidates
+        .iter()
+        .filter(|e| e.change == Change::Untracked)
+        .map(|e| e.path.as_slice())
+        .collect();
+    let untracked_by_user: Vec<Vec<u8>> = candidates
+        .iter()
+        .filter(|e| e.index == b'D' && !listed_untracked.contains(e.path.as_slice()))
+        .map(|e| e.path.clone())
+        .collect();
     let target = write::Target {
         repo,
         head: head_id,
         refname,
         opts,
+        untracked_by_user: &untracked_by_user,
     };
     let written = match decision {
         Decision::Commit { branch } if partial.is_empty() => {
@@ -175,6 +213,16 @@ pub fn commit_only(
                 "HEAD is detached: check out the branch to commit on first".into(),
             )));
         }
+    };
+    let Some(_held) = index::lock_worktree(
+        &repo.state_dir(),
+        &refs::worktree_id(repo),
+        std::time::Duration::from_secs(10),
+    )?
+    else {
+        return Err(SnapshotError::Commit(CommitError::Refused(
+            "an auto-commit of this worktree is running: try again in a moment".into(),
+        )));
     };
     Ok(write::commit_only(repo, &branch, paths, message)?)
 }

@@ -6,6 +6,7 @@
 //! first, so a restore can itself be undone.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
 
 use git2::Oid;
 use serde::Serialize;
@@ -26,6 +27,8 @@ pub enum RestoreError {
     NoneHere,
     #[error("{0} is in no snapshot of this restore (see `gate snapshots` for what each holds)")]
     NotInSnapshot(String),
+    #[error("refusing to write through a symbolic link out of the repository: {0}")]
+    Outside(String),
     #[error(transparent)]
     Commit(#[from] CommitError),
     #[error(transparent)]
@@ -133,29 +136,120 @@ pub fn restore(
     if paths.is_empty() {
         return Ok(out);
     }
-    // Files whose working-tree version differs from the snapshot's ...
-    let differ = differing(repo, source.id, &paths)?;
-    // ... and carry uncommitted changes (against HEAD, or untracked): those would be lost.
-    let dirty: HashSet<Vec<u8>> = status::status(repo.root(), &paths)?
-        .into_iter()
-        .map(|e| e.path)
-        .collect();
-    let at_risk: Vec<Vec<u8>> = paths
-        .iter()
-        .filter(|p| differ.contains(*p) && dirty.contains(*p))
-        .cloned()
-        .collect();
+    let head = repo.git().head().ok().and_then(|h| h.target());
+    let in_snapshot = blobs_in(repo, source.id, &paths)?;
+    let in_head = match head {
+        Some(h) => blobs_in(repo, h, &paths)?,
+        None => Default::default(),
+    };
+    let mut todo = Vec::new();
+    let mut at_risk = Vec::new();
+    for p in &paths {
+        let disk = on_disk(repo, p)?;
+        let wanted = in_snapshot.get(p);
+        if disk.as_ref() == wanted.map(|w| Disk::Blob(w.clone())).as_ref() {
+            continue;
+        }
+        todo.push(p.clone());
+        // What is there now would be lost unless it is the committed version (or nothing).
+        // Judged by content, not by `git status`, which does not see assume-unchanged,
+        // skip-worktree or ignored files.
+        let committed = in_head.get(p).map(|h| Disk::Blob(h.clone()));
+        if disk.is_some() && disk != committed {
+            at_risk.push(p.clone());
+        }
+    }
     if !at_risk.is_empty() {
         if !force {
             out.conflicts = at_risk.iter().map(|p| display(p)).collect();
             return Ok(out);
         }
-        out.preserved = preserve(&at_risk)?;
+        let preserved = preserve(&at_risk)?;
+        // Only what the snapshot really holds may be overwritten.
+        let kept = match &preserved {
+            Some(id) => blobs_in(
+                repo,
+                Oid::from_str(id).map_err(|e| CommitError::Git {
+                    what: "read the preserving snapshot".into(),
+                    source: e,
+                })?,
+                &at_risk,
+            )?,
+            None => Default::default(),
+        };
+        let lost: Vec<Vec<u8>> = at_risk
+            .iter()
+            .filter(|p| match on_disk(repo, p) {
+                Ok(Some(Disk::Blob(b))) => kept.get(*p) != Some(&b),
+                Ok(Some(Disk::Dir)) => preserved.is_none(),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        if !lost.is_empty() {
+            out.conflicts = lost.iter().map(|p| display(p)).collect();
+            out.preserved = preserved;
+            return Ok(out);
+        }
+        out.preserved = preserved;
     }
-    let todo: Vec<Vec<u8>> = paths.into_iter().filter(|p| differ.contains(p)).collect();
+    for p in &todo {
+        crate::confine::check_inside(
+            repo.root(),
+            &repo.root().join(std::ffi::OsStr::from_bytes(p)),
+        )
+        .map_err(|e| RestoreError::Outside(e.to_string()))?;
+    }
     write_worktree(repo, source.id, &todo)?;
     out.restored = todo.iter().map(|p| display(p)).collect();
     Ok(out)
+}
+
+/// What is at a path in the working tree, as git would store it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Disk {
+    Blob(String),
+    /// A directory where a file is wanted (what is under it is at stake).
+    Dir,
+}
+
+fn on_disk(repo: &Repo, p: &[u8]) -> Result<Option<Disk>, RestoreError> {
+    let file = repo.root().join(std::ffi::OsStr::from_bytes(p));
+    let Ok(meta) = std::fs::symlink_metadata(&file) else {
+        return Ok(None);
+    };
+    if meta.is_dir() {
+        let empty = std::fs::read_dir(&file)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        return Ok((!empty).then_some(Disk::Dir));
+    }
+    // A symlink is stored as its target text; hash-object on the path would follow it.
+    let out = if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(&file).map_err(|source| CommitError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        cli::git(
+            repo.root(),
+            ["hash-object", "--no-filters", "--stdin"],
+            Some(target.as_os_str().as_bytes()),
+        )?
+    } else {
+        cli::git(
+            repo.root(),
+            [
+                std::ffi::OsStr::new("hash-object"),
+                std::ffi::OsStr::new("--"),
+                file.as_os_str(),
+            ],
+            None,
+        )?
+    };
+    Ok(out
+        .status
+        .success()
+        .then(|| Disk::Blob(String::from_utf8_lossy(&out.stdout).trim().to_owned())))
 }
 
 /// Writes `paths` as `commit` has them into the working tree: through a private index
@@ -234,16 +328,14 @@ fn select(all: &[Vec<u8>], wanted: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, RestoreEr
     Ok(picked)
 }
 
-/// The paths whose working-tree version is not the one in `commit` (present on one side
-/// only, or with other content as git would store it).
-fn differing(
+/// The blob id of each of `paths` in `commit` (absent: not there).
+fn blobs_in(
     repo: &Repo,
     commit: Oid,
     paths: &[Vec<u8>],
-) -> Result<HashSet<Vec<u8>>, RestoreError> {
-    use std::collections::HashMap;
+) -> Result<std::collections::HashMap<Vec<u8>, String>, RestoreError> {
     use std::os::unix::ffi::OsStrExt;
-    let mut in_snapshot: HashMap<Vec<u8>, String> = HashMap::new();
+    let mut found = std::collections::HashMap::new();
     let id = commit.to_string();
     let head = [
         "--literal-pathspecs",
@@ -265,37 +357,11 @@ fn differing(
             };
             let meta = String::from_utf8_lossy(&rec[..tab]);
             if let Some(blob) = meta.split(' ').nth(2) {
-                in_snapshot.insert(rec[tab + 1..].to_vec(), blob.to_owned());
+                found.insert(rec[tab + 1..].to_vec(), blob.to_owned());
             }
         }
     }
-    let mut differ = HashSet::new();
-    for p in paths {
-        let file = repo.root().join(std::ffi::OsStr::from_bytes(p));
-        let on_disk = match std::fs::symlink_metadata(&file) {
-            Ok(_) => {
-                let out = cli::git(
-                    repo.root(),
-                    [
-                        std::ffi::OsStr::new("hash-object"),
-                        std::ffi::OsStr::new("--"),
-                        file.as_os_str(),
-                    ],
-                    None,
-                )?;
-                out.status
-                    .success()
-                    .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-            }
-            Err(_) => None,
-        };
-        if on_disk.as_ref() != in_snapshot.get(p)
-            || on_disk.is_none() && in_snapshot.contains_key(p)
-        {
-            differ.insert(p.clone());
-        }
-    }
-    Ok(differ)
+    Ok(found)
 }
 
 fn display(p: &[u8]) -> String {

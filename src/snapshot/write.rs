@@ -20,6 +20,35 @@ pub struct Target<'a> {
     pub head: Option<Oid>,
     pub refname: String,
     pub opts: &'a Options,
+    /// Paths the user deleted from the index while the file is still on disk (`git rm
+    /// --cached`, the file then ignored): kept deleted, never re-added.
+    pub untracked_by_user: &'a [Vec<u8>],
+}
+
+/// Stages `paths` into `scratch`: the working tree's version, except the user's own index
+/// deletions, which stay deletions.
+fn stage(
+    target: &Target,
+    scratch: &Scratch,
+    paths: &[Vec<u8>],
+) -> Result<Vec<Refused>, CommitError> {
+    if target.untracked_by_user.is_empty() {
+        return scratch.stage(paths);
+    }
+    let removed: HashSet<&[u8]> = target.untracked_by_user.iter().map(Vec::as_slice).collect();
+    let rest: Vec<Vec<u8>> = paths
+        .iter()
+        .filter(|p| !removed.contains(p.as_slice()))
+        .cloned()
+        .collect();
+    let refused = scratch.stage(&rest)?;
+    let mine: Vec<Vec<u8>> = paths
+        .iter()
+        .filter(|p| removed.contains(p.as_slice()))
+        .cloned()
+        .collect();
+    scratch.remove(&mine)?;
+    Ok(refused)
 }
 
 /// A written outcome, and the paths that could not be included.
@@ -53,7 +82,7 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         return retry("index.lock is held by another git process");
     }
     let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "commit")?;
-    let refused = match scratch.stage(paths) {
+    let refused = match stage(target, &scratch, paths) {
         Err(CommitError::Locked(_)) => return retry("the index is locked by another git process"),
         other => other?,
     };
@@ -61,6 +90,7 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         drop(scratch);
         return shadow(target, paths, "the index has unresolved conflicts", true);
     };
+    let mut scratch = scratch;
     let parent_tree = target.head.map(|h| repo.tree_of(h)).transpose()?;
     let mut out = if parent_tree == Some(tree) {
         written(Outcome::Unchanged {
@@ -85,12 +115,17 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
             Install::Replaced => Ok(()),
             Install::Changed | Install::Locked => bring_index_in_step(repo, target.head, &staged),
         };
-        journal.end();
-        if let Err(e) = installed {
-            // The commit stands; the user's index was kept as it was.
-            summary.push_str(&format!(
-                "; your index was left as it was ({e}): until `git reset -q`, git status shows these paths as changed"
-            ));
+        match installed {
+            Ok(()) => journal.end(),
+            Err(e) => {
+                // The commit stands; the user's index was kept as it was, and the next run
+                // brings it in step (the journal and the scratch stay for it).
+                scratch.keep_on_disk();
+                journal.keep();
+                summary.push_str(&format!(
+                    "; your index is not in step yet ({e}): the next auto-commit finishes it"
+                ));
+            }
         }
         written(Outcome::Committed {
             commit: id.to_string(),
@@ -134,20 +169,23 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
 /// commit behind: finish the swap if the index is still the file it copied, else bring the
 /// paths of that commit the user did not touch in step (a `git status` in between rewrites
 /// the index with the same entries, which is not the user's staging).
-pub fn finish_killed_commit(repo: &Repo) -> Result<(), CommitError> {
-    let Some(unfinished) = Unfinished::take(
+pub fn finish_killed_commit(repo: &Repo) -> Result<bool, CommitError> {
+    let Some(unfinished) = Unfinished::read(
         &repo.state_dir(),
         &refs::worktree_id(repo),
         &repo.index_path(),
     ) else {
-        return Ok(());
+        return Ok(true);
     };
     let tip = repo.git().head().ok().and_then(|h| h.target());
     if tip != Some(unfinished.commit) {
-        return Ok(());
+        // The branch moved on (the user committed, or reset): the index is theirs now.
+        unfinished.done();
+        return Ok(true);
     }
     if unfinished.install()? == Install::Replaced {
-        return Ok(());
+        unfinished.done();
+        return Ok(true);
     }
     let parent = repo
         .git()
@@ -160,7 +198,15 @@ pub fn finish_killed_commit(repo: &Repo) -> Result<(), CommitError> {
         parent_tree,
         repo.tree_of(unfinished.commit)?,
     )?;
-    bring_index_in_step(repo, parent, &paths)
+    match bring_index_in_step(repo, parent, &paths) {
+        Ok(()) => {
+            unfinished.done();
+            Ok(true)
+        }
+        // Someone's git holds the index: the journal stays for the next run.
+        Err(_) if index_locked(repo) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn index_locked(repo: &Repo) -> bool {
@@ -289,7 +335,7 @@ pub fn shadow(
     if let Some(prev) = previous.as_ref().filter(|p| p.trailers.base == target.head) {
         overlay(repo, &scratch, base_tree, prev.tree)?;
     }
-    let refused = match scratch.stage(paths) {
+    let refused = match stage(target, &scratch, paths) {
         Err(CommitError::Locked(_)) => return retry("the snapshot index is locked"),
         other => other?,
     };

@@ -514,3 +514,107 @@ fn restore_handles_odd_names_a_held_lock_and_a_detached_head() {
     );
     assert_eq!(env.read("d.txt"), "detached work\n");
 }
+
+#[test]
+fn twenty_snapshots_at_once_leave_the_index_in_step_with_the_branch() {
+    let env = on_complete_feature();
+    for i in 0..20 {
+        env.write(&format!("src/f{i}.rs"), &format!("{i}\n"));
+    }
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            env.gate_command(&env.root)
+                .arg("snapshot")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert_ne!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_exit(&snapshot(&env, &[]), 0);
+    // Every file committed, nothing staged against HEAD, nothing left behind.
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    for i in 0..20 {
+        assert_eq!(
+            env.git(&["show", &format!("HEAD:src/f{i}.rs")]),
+            i.to_string()
+        );
+    }
+}
+
+#[test]
+fn a_file_the_user_untracked_stays_untracked() {
+    let env = on_complete_feature();
+    env.write("secrets.env", "TOKEN=1\n");
+    env.commit_all("oops, committed a secret");
+    env.write(".gitignore", "secrets.env\n");
+    env.git(&["rm", "-q", "--cached", "secrets.env"]);
+    env.write("src/a.rs", "a\n");
+    let out = snapshot(&env, &[]);
+    assert_exit(&out, 0);
+    let tree = env.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        !tree.contains("secrets.env"),
+        "the untracked file was re-added:\n{tree}"
+    );
+    assert!(tree.contains("src/a.rs"));
+    assert_eq!(env.read("secrets.env"), "TOKEN=1\n");
+}
+
+#[test]
+fn restore_never_destroys_what_git_status_does_not_show() {
+    let env = TestEnv::new();
+    env.write("notes/a.md", "a\n");
+    env.write("hidden.md", "v1\n");
+    env.commit_all("tracked");
+    env.write("notes/a.md", "snapshotted\n");
+    env.write("hidden.md", "snapshotted\n");
+    env.write("link-target.md", "t\n");
+    std::os::unix::fs::symlink("link-target.md", env.path("link")).unwrap();
+    assert_exit(&snapshot(&env, &[]), 0);
+    // An edit git status does not show (skip-worktree), and untracked files where the
+    // snapshot has a file.
+    env.git(&["update-index", "--skip-worktree", "hidden.md"]);
+    env.write("hidden.md", "my hidden edit\n");
+    std::fs::remove_file(env.path("notes/a.md")).unwrap();
+    env.write("notes/a.md/inside.txt", "untracked work in the way\n");
+    let out = env.gate(&["restore"]);
+    assert_exit(&out, 1);
+    assert_contains(&stdout(&out), &["hidden.md", "notes/a.md"]);
+    assert_eq!(env.read("hidden.md"), "my hidden edit\n");
+    assert_eq!(
+        env.read("notes/a.md/inside.txt"),
+        "untracked work in the way\n"
+    );
+    // An unchanged symlink is not a conflict.
+    let out = env.gate(&["restore", "link"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["already matches"]);
+}
+
+#[test]
+fn restore_never_writes_through_a_symlink_out_of_the_repository() {
+    let env = TestEnv::new();
+    env.write("dir/f.txt", "in the repo\n");
+    assert_exit(&snapshot(&env, &[]), 0);
+    let outside = env.base_dir().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("f.txt"), "outside the repo\n").unwrap();
+    std::fs::remove_dir_all(env.path("dir")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.path("dir")).unwrap();
+    let out = env.gate(&["restore", "--force"]);
+    assert_ne!(out.status.code(), Some(0), "{}", all(&out));
+    assert_eq!(
+        std::fs::read_to_string(outside.join("f.txt")).unwrap(),
+        "outside the repo\n"
+    );
+}
