@@ -12,6 +12,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::events::Event;
+use crate::watch::WatchEvent;
 
 /// What happened to a rule in a pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,8 +133,8 @@ impl History {
         let mut history = History::default();
         for e in events {
             let kind = match e.kind.as_str() {
-                "nudge" => Kind::Nudged,
-                "nudge-escalated" => Kind::Escalated,
+                k if k == WatchEvent::Nudge.as_str() => Kind::Nudged,
+                k if k == WatchEvent::NudgeEscalated.as_str() => Kind::Escalated,
                 _ => continue,
             };
             let (Some(rule), Ok(at)) = (&e.code, e.time.parse::<Timestamp>()) else {

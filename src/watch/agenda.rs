@@ -70,7 +70,7 @@ impl Agenda {
         match loaded {
             Ok((schedule, quarantined)) => {
                 if let Some(q) = quarantined {
-                    let mut e = Event::now("schedule-corrupt");
+                    let mut e = Event::now(super::WatchEvent::ScheduleCorrupt.as_str());
                     e.detail = q.to_string();
                     let _ = log.append(&e);
                     lines.push(format!("check-ins: {q}"));

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::brief;
 use super::jobs::Ctx;
 use super::messenger::SendFailure;
+use super::{WatchEvent, brief};
 use crate::events::Event;
 use crate::nudge::one_line;
 use crate::repo::Repo;
@@ -135,7 +135,7 @@ fn delivered(
         c.attempts
     );
     let mut lines = Vec::new();
-    let mut e = Event::now("checkin-delivered");
+    let mut e = Event::now(WatchEvent::CheckinDelivered.as_str());
     e.detail = detail.clone();
     // Recorded before the entry is settled: after a crash in between, the log says it went out.
     if let Err(err) = ctx.log().append(&e) {
@@ -168,7 +168,7 @@ fn failed(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> {
         c.target
     );
     let log = ctx.log();
-    let mut e = Event::now("checkin-failed");
+    let mut e = Event::now(WatchEvent::CheckinFailed.as_str());
     e.detail = detail.clone();
     let _ = log.append(&e);
     let mut lines = vec![detail];
@@ -226,7 +226,7 @@ fn escalate(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> 
         c.target,
         c.attempts
     );
-    let mut e = Event::now("checkin-escalated");
+    let mut e = Event::now(WatchEvent::CheckinEscalated.as_str());
     e.detail = detail.clone();
     let _ = ctx.log().append(&e);
     let _ = ctx.store().update(|s| {

@@ -67,7 +67,8 @@ pub trait Reporter: Send + Sync {
     fn slipped(&self, _slip: &audit::Slip) {}
 }
 
-/// The kinds of events the watcher itself records (beside snapshots, nudges and check-ins).
+/// The kinds of events the watcher itself records (snapshots have theirs in
+/// [`crate::snapshot::events`], slips in [`audit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchEvent {
     /// A worktree's `.gate.toml` changed and was applied.
@@ -76,6 +77,15 @@ pub enum WatchEvent {
     ConfigInvalid,
     WorktreeAdded,
     WorktreeRemoved,
+    /// A nudge to an agent (delivered or not: the detail says).
+    Nudge,
+    /// An ignored streak told to the orchestrator.
+    NudgeEscalated,
+    CheckinDelivered,
+    CheckinFailed,
+    CheckinEscalated,
+    /// `schedule.json` was unreadable and moved aside.
+    ScheduleCorrupt,
 }
 
 impl WatchEvent {
@@ -85,6 +95,12 @@ impl WatchEvent {
             WatchEvent::ConfigInvalid => "config-invalid",
             WatchEvent::WorktreeAdded => "worktree-added",
             WatchEvent::WorktreeRemoved => "worktree-removed",
+            WatchEvent::Nudge => "nudge",
+            WatchEvent::NudgeEscalated => "nudge-escalated",
+            WatchEvent::CheckinDelivered => "checkin-delivered",
+            WatchEvent::CheckinFailed => "checkin-failed",
+            WatchEvent::CheckinEscalated => "checkin-escalated",
+            WatchEvent::ScheduleCorrupt => "schedule-corrupt",
         }
     }
 }
@@ -114,6 +130,7 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
     let repo = Repo::discover(dir)?;
     let common: std::path::PathBuf = repo.common_dir().components().collect();
     let config = Config::load(repo.root())?;
+    let start = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
     let state = repo.state_dir();
     drop(repo);
     let paths = daemon::Paths::in_dir(&state);
@@ -134,6 +151,7 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
     let mut workers: JoinSet<Result<(), WatchError>> = JoinSet::new();
     workers.spawn(repository_worker(repository::Repository {
         common: common.clone(),
+        start,
         ctx: ctx.clone(),
         reporter: reporter.clone(),
         board: board.clone(),

@@ -8,10 +8,10 @@
 
 use jiff::Timestamp;
 
-use super::audit;
 use super::brief::{self, ProjectState};
 use super::jobs::{Ctx, Place};
 use super::messenger::{SendFailure, short};
+use super::{WatchEvent, audit};
 use crate::config::Config;
 use crate::events::Event;
 use crate::nudge::{Kind, Slip, Verdict, escalation_text, nudge_detail, nudge_text};
@@ -97,7 +97,7 @@ pub fn nudge(
                 let text = nudge_text(&slip);
                 let outcome = outcome(ctx.messenger.deliver(&pane, &text));
                 let detail = nudge_detail(&pane.id, &pane.target(), None, &outcome, &text);
-                record(ctx, "nudge", rule, &request.paths, &detail);
+                record(ctx, WatchEvent::Nudge, rule, &request.paths, &detail);
                 lines.push(format!("nudge {rule} #{nth} to {label}: {outcome}"));
             }
             Verdict::Escalate { ignored } => {
@@ -110,7 +110,13 @@ pub fn nudge(
                     .and_then(|p| ctx.messenger.deliver(&p, &text));
                 let outcome = outcome(sent);
                 let detail = nudge_detail(&pane.id, &pane.target(), Some(to), &outcome, &text);
-                record(ctx, "nudge-escalated", rule, &request.paths, &detail);
+                record(
+                    ctx,
+                    WatchEvent::NudgeEscalated,
+                    rule,
+                    &request.paths,
+                    &detail,
+                );
                 lines.push(format!(
                     "nudge {rule} escalated to {to} after {ignored} ignored nudges to {label}: {outcome}"
                 ));
@@ -276,8 +282,8 @@ fn outcome(sent: Result<SendReport, SendFailure>) -> String {
     }
 }
 
-fn record(ctx: &Ctx, kind: &str, rule: &str, paths: &[String], detail: &str) {
-    let mut e = Event::now(kind);
+fn record(ctx: &Ctx, kind: WatchEvent, rule: &str, paths: &[String], detail: &str) {
+    let mut e = Event::now(kind.as_str());
     e.code = Some(rule.to_owned());
     e.paths = paths.iter().take(20).cloned().collect();
     e.detail = detail.to_owned();

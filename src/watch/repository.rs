@@ -27,6 +27,8 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// What the repository worker is given.
 pub struct Repository {
     pub common: PathBuf,
+    /// The worktree the watcher was started in (canonical root).
+    pub start: PathBuf,
     pub ctx: Arc<Ctx>,
     pub reporter: Arc<dyn Reporter>,
     pub board: Arc<Board>,
@@ -111,7 +113,18 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
     loop {
         if list_at.is_some_and(|t| t <= tokio::time::Instant::now()) {
             list_at = None;
-            let listed = list(&r.common).await;
+            let listed = match list(&r.common).await {
+                // Without a list (git missing, a broken worktrees/ entry git chokes on), the
+                // worktree the watcher was started in is still watched.
+                Err(e) if first => {
+                    r.reporter.line(&format!(
+                        "cannot list the worktrees ({e}); watching {} only",
+                        r.start.display()
+                    ));
+                    Ok(vec![(r.start.clone(), true)])
+                }
+                other => other,
+            };
             match listed {
                 Ok(live) => {
                     let roots: Vec<PathBuf> = live.iter().map(|(root, _)| root.clone()).collect();
