@@ -156,15 +156,25 @@ pub struct Pruned {
 }
 
 /// Removes the snapshot refs whose latest snapshot is older than `keep_secs` (as of `now`)
-/// and whose work is already in a real commit (a pending chain is kept, however old). A
-/// chain is removed whole or kept whole.
+/// and whose every preserved file version is in a real commit (reachable from a branch or a
+/// tag). "The branch moved on" is not enough: after a `reset --hard` and a new commit the
+/// branch has moved, but the work is on no ref but this one. A chain is removed whole or
+/// kept whole.
 pub fn prune(repo: &Repo, now: i64, keep_secs: i64) -> Result<Vec<Pruned>, CommitError> {
     let mut pruned = Vec::new();
+    let mut committed: Option<std::collections::HashSet<String>> = None;
     for chain in chains(repo, Some(1))? {
         let Some(latest) = chain.snapshots.first() else {
             continue;
         };
         if chain.pending || now - latest.time < keep_secs {
+            continue;
+        }
+        let reachable = committed.get_or_insert_with(|| committed_blobs(repo));
+        if !chain_blobs(repo, &chain.refname)?
+            .iter()
+            .all(|b| reachable.contains(b))
+        {
             continue;
         }
         let out = crate::repo::cli::git_ok(
@@ -181,4 +191,66 @@ pub fn prune(repo: &Repo, now: i64, keep_secs: i64) -> Result<Vec<Pruned>, Commi
         }
     }
     Ok(pruned)
+}
+
+/// Every blob reachable from a branch or a tag (what "in a real commit" means).
+fn committed_blobs(repo: &Repo) -> std::collections::HashSet<String> {
+    let Ok(out) = crate::repo::cli::git_ok(
+        repo.root(),
+        ["rev-list", "--objects", "--branches", "--tags"],
+        None,
+    ) else {
+        return Default::default();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The blob ids every snapshot of the chain on `refname` preserved beyond its base (the
+/// staged versions it kept included).
+fn chain_blobs(repo: &Repo, refname: &str) -> Result<Vec<String>, CommitError> {
+    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    let mut blobs = Vec::new();
+    let mut next = refs::latest(repo, refname);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(s) = next {
+        if !seen.insert(s.id) {
+            break;
+        }
+        let base = s
+            .trailers
+            .base
+            .map(|b| repo.tree_of(b))
+            .transpose()?
+            .map_or_else(|| EMPTY_TREE.to_owned(), |t| t.to_string());
+        let mut trees = vec![s.tree];
+        if let Some(staged) = s.trailers.staged {
+            trees.push(repo.tree_of(staged)?);
+        }
+        for tree in trees {
+            let out = crate::repo::cli::git_ok(
+                repo.root(),
+                ["diff-tree", "-r", "--no-renames", &base, &tree.to_string()],
+                None,
+            )?;
+            // ":<old mode> <new mode> <old id> <new id> <status>\t<path>"
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some(id) = line
+                    .split(' ')
+                    .nth(3)
+                    .filter(|id| id.bytes().any(|b| b != b'0'))
+                {
+                    blobs.push(id.to_owned());
+                }
+            }
+        }
+        next = s
+            .previous
+            .filter(|p| is_snapshot(repo, *p))
+            .and_then(|p| refs::read(repo, p));
+    }
+    Ok(blobs)
 }

@@ -618,3 +618,20 @@ fn restore_never_writes_through_a_symlink_out_of_the_repository() {
         "outside the repo\n"
     );
 }
+
+#[test]
+fn prune_keeps_work_that_no_commit_has_even_when_the_branch_moved_on() {
+    let env = TestEnv::new();
+    env.write(".gate.toml", "[snapshot]\nkeep = \"1s\"\n");
+    env.commit_all("short keep");
+    env.write("lost-unless-kept.txt", "only in the snapshot\n");
+    assert_exit(&snapshot(&env, &[]), 0);
+    // The user throws the work away and commits something else: the branch moved on.
+    std::fs::remove_file(env.path("lost-unless-kept.txt")).unwrap();
+    env.write("hotfix.txt", "fix\n");
+    env.commit_all("hotfix");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = env.gate(&["snapshots", "--prune"]);
+    assert_contains(&stdout(&out), &["nothing to prune"]);
+    assert_reachable(&env, "only in the snapshot\n");
+}
