@@ -279,27 +279,40 @@ const SETUP_FILES: [&str; 3] = [
     ".codex/hooks.json",
 ];
 
-/// Whether `commit` adopts gate: its parent had no `.gate.toml`, it adds one, and it changes
-/// nothing but gate's own setup (the config, the templates, the agent guards). There were no
-/// rules before it to break, so it may reach a protected branch however it gets there; a later
-/// edit of the rules is judged like any other commit.
+/// Whether `commit` adopts gate (or adds to its setup): it only *adds* gate's own files (the
+/// config, the templates, the agent guards) that its parent did not have, and an added
+/// `.gate.toml` protects at least the branches the defaults did. There were no rules in those
+/// files to break, so such a commit may reach a protected branch however it gets there; an
+/// edit or removal of them is judged like any other commit.
 fn is_adoption(repo: &Repo, commit: Oid) -> Result<bool, RepoError> {
     let parents = repo.parents(commit)?;
     let [parent] = parents[..] else {
         return Ok(false);
     };
-    if repo.read_in(parent, config::FILE_NAME).is_some() {
-        return Ok(false);
-    }
-    let Some(bytes) = repo.read_in(commit, config::FILE_NAME) else {
-        return Ok(false);
+    let added = match repo.read_in(commit, config::FILE_NAME) {
+        Some(bytes) if repo.read_in(parent, config::FILE_NAME).is_none() => {
+            let Ok(config) = Config::parse(Path::new(config::FILE_NAME), &bytes) else {
+                return Ok(false);
+            };
+            let defaults = Config::default();
+            if !defaults
+                .branches
+                .protected
+                .iter()
+                .all(|b| config.is_protected(b))
+            {
+                return Ok(false);
+            }
+            Some(config)
+        }
+        _ => None,
     };
-    let Ok(config) = Config::parse(Path::new(config::FILE_NAME), &bytes) else {
-        return Ok(false);
-    };
+    let config = added.unwrap_or_else(|| config_at(repo, Some(parent), &Config::default()));
     let templates = format!("{}/", config.spec.templates.trim_end_matches('/'));
-    Ok(repo
-        .changed_between(Some(parent), commit)?
-        .iter()
-        .all(|p| SETUP_FILES.contains(&p.as_str()) || p.starts_with(&templates)))
+    let changed = repo.changed_between(Some(parent), commit)?;
+    Ok(!changed.is_empty()
+        && changed.iter().all(|p| {
+            (SETUP_FILES.contains(&p.as_str()) || p.starts_with(&templates))
+                && repo.read_in(parent, p).is_none()
+        }))
 }

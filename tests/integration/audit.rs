@@ -410,3 +410,13 @@ fn adopting_gate_may_reach_main_but_nothing_else_may_ride_along() {
     let slips = audit(&env);
     assert_eq!(slips.len(), 1, "{slips:?}");
 }
+
+#[test]
+fn an_adoption_that_unprotects_main_is_not_an_adoption() {
+    let env = TestEnv::new();
+    assert!(audit(&env).is_empty());
+    env.write(".gate.toml", "[branches]\nprotected = []\n");
+    env.commit_all("Set up gate, main unprotected");
+    let slips = audit(&env);
+    assert_eq!(slips.len(), 1, "{slips:?}");
+}
