@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
@@ -73,11 +74,21 @@ impl Records {
         let mut line = serde_json::to_vec(landing).expect("landings always serialise");
         line.insert(0, b'\n');
         line.push(b'\n');
+        // O_NONBLOCK: a FIFO planted at this name fails the finish instead of hanging it.
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(&self.path)
             .map_err(|e| err("open", e))?;
+        if !file.metadata().map_err(|e| err("read", e))?.is_file() {
+            return Err(err(
+                "append to",
+                std::io::Error::other(
+                    "not a regular file (a FIFO, device or directory); move it away",
+                ),
+            ));
+        }
         file.lock().map_err(|e| err("lock", e))?;
         // The leading newline keeps this line whole even after a torn one; blank lines are
         // skipped when reading.

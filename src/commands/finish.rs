@@ -201,7 +201,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
                 landed: t.landed.map(|o| o.to_string()),
                 time: Event::now("finish").time,
             })
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| match std::error::Error::source(&e) {
+                Some(why) => format!("{e}: {why}"),
+                None => e.to_string(),
+            })
     };
     let done = match repo.finish(&request, &identity, save)? {
         Finish::Done(done) => done,

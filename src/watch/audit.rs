@@ -139,12 +139,16 @@ impl Baseline {
 fn lock(baseline: &Path) -> Option<std::fs::File> {
     let path = baseline.with_file_name("audit.lock");
     std::fs::create_dir_all(path.parent()?).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: a FIFO planted at the lock's name must not hang the audit; it is no lock.
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .ok()?;
+    file.metadata().ok().filter(|m| m.is_file())?;
     file.lock().ok()?;
     Some(file)
 }

@@ -420,3 +420,34 @@ fn an_adoption_that_unprotects_main_is_not_an_adoption() {
     let slips = audit(&env);
     assert_eq!(slips.len(), 1, "{slips:?}");
 }
+
+#[test]
+fn fifos_planted_in_gates_state_never_hang_the_audit_or_finish() {
+    let env = hooked();
+    let state = env.root.join(".git/gate");
+    for name in ["audit.lock", "audit.json", "finished.jsonl"] {
+        let _ = std::fs::remove_file(state.join(name));
+        let ok = std::process::Command::new("mkfifo")
+            .arg(state.join(name))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {name}");
+    }
+    // gate runs with a 30 s timeout in tests: a hang fails loudly.
+    let out = env.gate(&["audit", "--json"]);
+    assert!(out.status.code().is_some(), "gate audit was killed");
+    env.complete_feature("X");
+    env.commit_all("feature x");
+    let out = env.gate(&["finish"]);
+    assert_exit(&out, 3);
+    assert_contains(
+        &crate::env::stderr(&out),
+        &["finished.jsonl", "nothing landed"],
+    );
+    assert_eq!(
+        env.git(&["tag", "-l"]),
+        "",
+        "nothing landed, no tag left behind"
+    );
+}
