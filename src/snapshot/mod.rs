@@ -131,11 +131,18 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
     let head = repo.head()?;
     let head_id = head_commit(repo, &head);
     let refname = refs::ref_for(repo, &head);
+    // Decide on a copy of the index and stage into that same copy: what the user stages
+    // from now on is never staged over unseen (the install then finds the index changed).
+    let view = index::Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "view")?;
     let wanted = match &opts.paths {
-        Some(paths) => Some(widen(repo, &refname, head_id, paths)?),
+        Some(paths) => Some(widen(repo, &refname, head_id, paths, view.path())?),
         None => None,
     };
-    let entries = status::status(repo.root(), wanted.as_deref().unwrap_or(&[]))?;
+    let entries = status::status_in(
+        repo.root(),
+        wanted.as_deref().unwrap_or(&[]),
+        Some(view.path()),
+    )?;
     let (candidates, skipped) = select(repo, config, entries);
     if candidates.is_empty() {
         let reason = if skipped.is_empty() {
@@ -174,6 +181,7 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
         refname,
         opts,
         untracked_by_user: &untracked_by_user,
+        view: std::cell::RefCell::new(Some(view)),
     };
     let written = match decision {
         Decision::Commit { branch } if partial.is_empty() => {
@@ -244,9 +252,10 @@ fn widen(
     refname: &str,
     head: Option<git2::Oid>,
     paths: &[Vec<u8>],
+    view: &std::path::Path,
 ) -> Result<Vec<Vec<u8>>, SnapshotError> {
     let mut all: std::collections::BTreeSet<Vec<u8>> = paths.iter().cloned().collect();
-    all.extend(status::staged_raw(repo.root())?);
+    all.extend(status::staged_raw(repo.root(), Some(view))?);
     if let Some(prev) = refs::latest(repo, refname).filter(|p| p.trailers.base == head) {
         let base = head
             .map(|h| repo.tree_of(h))

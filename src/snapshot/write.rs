@@ -23,6 +23,21 @@ pub struct Target<'a> {
     /// Paths the user deleted from the index while the file is still on disk (`git rm
     /// --cached`, the file then ignored): kept deleted, never re-added.
     pub untracked_by_user: &'a [Vec<u8>],
+    /// The copy of the index the decision was made on: the first write stages into it (a
+    /// version the user stages after it was taken is never committed over unseen: the
+    /// install then finds the index changed).
+    pub view: std::cell::RefCell<Option<Scratch>>,
+}
+
+impl Target<'_> {
+    /// The decision's copy of the index the first time, a fresh copy after that.
+    fn scratch(&self, purpose: &str) -> Result<Scratch, CommitError> {
+        if let Some(view) = self.view.borrow_mut().take() {
+            return Ok(view);
+        }
+        let repo = self.repo;
+        Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), purpose)
+    }
 }
 
 /// Stages `paths` into `scratch`: the working tree's version, except the user's own index
@@ -81,7 +96,7 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
     if index_locked(repo) {
         return retry("index.lock is held by another git process");
     }
-    let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "commit")?;
+    let scratch = target.scratch("commit")?;
     let refused = match stage(target, &scratch, paths) {
         Err(CommitError::Locked(_)) => return retry("the index is locked by another git process"),
         other => other?,
@@ -138,9 +153,12 @@ pub fn commit(target: &Target, branch: &str, paths: &[Vec<u8>]) -> Result<Writte
         // The branch moved: the snapshot of the refused paths is taken on the new tip.
         let head = repo.git().head().ok().and_then(|h| h.target());
         let aside = Target {
+            repo,
             head,
             refname: target.refname.clone(),
-            ..*target
+            opts: target.opts,
+            untracked_by_user: target.untracked_by_user,
+            view: std::cell::RefCell::new(None),
         };
         let bad: Vec<Vec<u8>> = refused.iter().map(|r| r.path.clone()).collect();
         let reason = format!(
@@ -324,7 +342,7 @@ pub fn shadow(
     keep_staged: bool,
 ) -> Result<Written, CommitError> {
     let repo = target.repo;
-    let scratch = Scratch::copy(repo.root(), &repo.index_path(), &repo.state_dir(), "shadow")?;
+    let scratch = target.scratch("shadow")?;
     let previous = refs::latest(repo, &target.refname);
     let base_tree = target.head.map(|h| repo.tree_of(h)).transpose()?;
     let staged = if keep_staged {
