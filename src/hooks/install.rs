@@ -185,6 +185,29 @@ pub struct HookStatus {
 }
 
 pub fn status(dir: &HooksDir, gate: &Path) -> Vec<HookStatus> {
+    let mut out = current_status(dir, gate);
+    // A shim gate no longer installs (post-commit): a process per commit for nothing.
+    for hook in RETIRED {
+        let path = dir.dir.join(hook);
+        let ours =
+            std::fs::read(&path).is_ok_and(|b| parse_shim(&String::from_utf8_lossy(&b)).is_some());
+        if ours {
+            out.push(HookStatus {
+                hook: hook.to_string(),
+                chained: exists(&dir.dir.join(format!("{hook}.pre-gate")))
+                    .then(|| dir.dir.join(format!("{hook}.pre-gate"))),
+                path,
+                state: "stale",
+                reason: Some(
+                    "gate no longer installs this hook; `gate hooks install` removes it".into(),
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn current_status(dir: &HooksDir, gate: &Path) -> Vec<HookStatus> {
     HOOKS
         .iter()
         .map(|hook| {
@@ -334,6 +357,28 @@ mod tests {
         };
         let e = install(&d, Path::new("/g"), false).unwrap_err().to_string();
         assert!(e.contains("gate hook pre-commit"), "{e}");
+    }
+
+    #[test]
+    fn an_old_post_commit_shim_is_reported_and_removed_by_install() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dir(tmp.path());
+        let gate = Path::new("/usr/bin/gate");
+        write_hook(
+            &tmp.path().join("post-commit"),
+            &shim("post-commit", gate),
+            0o755,
+        );
+        let st = status(&d, gate);
+        let old = st.iter().find(|s| s.hook == "post-commit").unwrap();
+        assert_eq!(old.state, "stale");
+        let done = install(&d, gate, false).unwrap();
+        assert!(
+            done.contains(&("post-commit".into(), Action::Removed)),
+            "{done:?}"
+        );
+        assert!(!tmp.path().join("post-commit").exists());
+        assert!(status(&d, gate).iter().all(|s| s.hook != "post-commit"));
     }
 
     #[test]
