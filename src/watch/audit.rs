@@ -189,14 +189,14 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
     let mut old_protected = Vec::new();
     for (branch, tip) in &baseline.tips {
         let at = Oid::from_str(tip).ok();
-        if is_protected(repo, config, branch, at) {
+        if is_protected(repo, config, &vouched, branch, at) {
             old_protected.extend(at);
         }
     }
     // Commits on a protected branch are judged as such, never again as another branch's.
     let protected_now: Vec<Oid> = tips
         .iter()
-        .filter(|(b, _)| is_protected(repo, config, b, None))
+        .filter(|(b, _)| is_protected(repo, config, &vouched, b, None))
         .filter_map(|(_, t)| Oid::from_str(t).ok())
         .collect();
     let mut slips = Vec::new();
@@ -209,7 +209,7 @@ pub fn run(repo: &Repo, config: &Config, baseline: &mut Baseline, log: &EventLog
             continue;
         };
         let seen = seen.and_then(|s| Oid::from_str(&s).ok());
-        let found = if is_protected(repo, config, branch, seen) {
+        let found = if is_protected(repo, config, &vouched, branch, seen) {
             let mut hide: Vec<Oid> = seen.into_iter().collect();
             hide.extend(&old_protected);
             protected_slips(repo, config, branch, tip, &hide, &vouched)
@@ -286,10 +286,32 @@ fn is_new(since: &Since, slip: &Slip) -> bool {
     }
 }
 
-/// Protected under the live rules or under those at the branch's previous tip.
-fn is_protected(repo: &Repo, config: &Config, branch: &str, at: Option<Oid>) -> bool {
+/// Protected under the live rules, under those at the branch's previous tip, or under those
+/// of the last `gate finish` landed on it: rules weakened by a commit that slipped do not
+/// unprotect the branch for the commits after it.
+fn is_protected(
+    repo: &Repo,
+    config: &Config,
+    vouched: &Vouched,
+    branch: &str,
+    at: Option<Oid>,
+) -> bool {
     let then = at.map(|a| judge::config_at(repo, Some(a), config));
-    judge::is_protected(branch, &[config, then.as_ref().unwrap_or(config)])
+    let landed = vouched
+        .landings
+        .iter()
+        .rev()
+        .find(|l| l.trunk.as_deref() == Some(branch))
+        .and_then(|l| Oid::from_str(l.landed.as_deref()?).ok())
+        .map(|l| judge::config_at(repo, Some(l), config));
+    judge::is_protected(
+        branch,
+        &[
+            config,
+            then.as_ref().unwrap_or(config),
+            landed.as_ref().unwrap_or(config),
+        ],
+    )
 }
 
 fn protected_slips(

@@ -451,3 +451,34 @@ fn fifos_planted_in_gates_state_never_hang_the_audit_or_finish() {
         "nothing landed, no tag left behind"
     );
 }
+
+#[test]
+fn rules_weakened_by_a_slip_do_not_unprotect_main_for_the_commits_after_it() {
+    let env = hooked();
+    env.complete_feature("X");
+    env.commit_all("feature x");
+    assert_exit(&env.gate(&["finish"]), 0);
+    assert!(audit(&env).is_empty());
+    env.write(".gate.toml", "[branches]\nprotected = []\n");
+    env.git(&["add", ".gate.toml"]);
+    git(
+        &env,
+        &["commit", "-q", "--no-verify", "-m", "unprotect main"],
+    );
+    assert_eq!(audit(&env).len(), 1);
+    env.write("later.txt", "x\n");
+    env.git(&["add", "later.txt"]);
+    git(
+        &env,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "later, on an unprotected main",
+        ],
+    );
+    let slips = audit(&env);
+    assert_eq!(slips.len(), 1, "{slips:?}");
+    assert_contains(&slips[0].3, &["later, on an unprotected main"]);
+}
