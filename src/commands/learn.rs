@@ -85,7 +85,51 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         entry.branch,
         entry.feature.as_deref().unwrap_or("no feature")
     ))?;
+    commit_lesson(&project, &head, &entry, ui)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a branch where work is committed, the lesson is committed at once (LEARNINGS.md alone,
+/// whatever else is staged), so it never leaves the tree dirty for `gate finish`. On a
+/// protected branch it waits for the next feature branch, where the next lesson (or the
+/// watcher) commits it.
+fn commit_lesson(project: &Project, head: &Head, entry: &Entry, ui: &Ui) -> anyhow::Result<()> {
+    let Head::Branch(branch) = head else {
+        return Ok(());
+    };
+    if project.config.is_protected(branch) {
+        ui.line(format!(
+            "  {} stays uncommitted on {branch} (protected); it is committed with your next lesson on a feature branch",
+            learnings::FILE_NAME
+        ))?;
+        return Ok(());
+    }
+    let subject: String = entry.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let subject: String = subject.chars().take(60).collect();
+    let message = format!("Learn: {subject}\n\nGate-Learning: true\n");
+    let paths = [learnings::FILE_NAME.as_bytes().to_vec()];
+    match gate::snapshot::commit_only(&project.repo, &paths, &message) {
+        Ok(Some(id)) => {
+            let mut e = Event::now("commit");
+            e.commit = Some(id.to_string());
+            e.branch = Some(branch.clone());
+            e.paths = vec![learnings::FILE_NAME.into()];
+            e.detail = "gate learn: LEARNINGS.md".into();
+            let _ = EventLog::in_dir(&project.repo.state_dir()).append(&e);
+            ui.line(format!(
+                "{} committed {} as {}",
+                ui.ok_mark(),
+                learnings::FILE_NAME,
+                gate::repo::short_id(&id.to_string())
+            ))?;
+        }
+        Ok(None) => {}
+        Err(e) => ui.warn(format!(
+            "{} is not committed ({e}); commit it yourself before `gate finish`",
+            learnings::FILE_NAME
+        )),
+    }
+    Ok(())
 }
 
 fn record(project: &Project, head: &Head, entry: &Entry, ui: &Ui) {

@@ -87,3 +87,24 @@ fn init_commit_puts_only_gates_files_on_the_trunk_and_keeps_the_users_staging() 
         &["already committed"],
     );
 }
+
+#[test]
+fn a_lesson_on_a_feature_branch_is_committed_and_never_blocks_finish() {
+    let env = TestEnv::new();
+    env.complete_feature("Lessons");
+    env.commit_all("spec, plan, tasks");
+    env.write("notes.txt", "staged, not part of the lesson\n");
+    env.git(&["add", "notes.txt"]);
+    let out = env.gate(&["learn", "Auth tests need a running Redis"]);
+    assert_exit(&out, 0);
+    assert_contains(&stdout(&out), &["committed LEARNINGS.md"]);
+    assert_eq!(
+        env.git(&["diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD"]),
+        "LEARNINGS.md"
+    );
+    // What the user staged is still theirs, and only theirs.
+    assert_eq!(env.git(&["diff", "--cached", "--name-only"]), "notes.txt");
+    env.git(&["commit", "-qm", "notes"]);
+    let finish = env.gate(&["finish"]);
+    assert_exit(&finish, 0);
+}
