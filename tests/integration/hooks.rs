@@ -372,7 +372,7 @@ fn a_missing_gate_binary_fails_the_commit_loudly() {
 }
 
 #[test]
-fn branch_switches_commits_and_merges_are_events() {
+fn branch_switches_and_merges_are_events() {
     let env = hooked();
     assert_exit(
         &env.git_hooked(&env.root, &["switch", "-q", "-c", "feature/001-x"], &[]),
