@@ -5,6 +5,7 @@
 //! path recorded at install, then on `PATH`; when gate is missing, the blocking hooks fail
 //! loudly (a guard that passes when its binary is gone enforces nothing).
 
+mod command;
 pub mod guard;
 pub mod install;
 pub mod run;
