@@ -106,8 +106,12 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             anyhow::bail!("the watcher exited at once ({exit}):\n{}", tail.join("\n"));
         }
+        // Started once it watches (past "starting"), or at the deadline if it is ours.
+        let ours = daemon::read_status(paths).filter(|s| s.pid == child.id());
+        let watching = ours.as_ref().is_some_and(|s| s.mode != "starting");
         if daemon::is_running(paths)
-            && daemon::read_status(paths).is_some_and(|s| s.pid == child.id())
+            && (watching
+                || (ours.is_some() && Instant::now() + Duration::from_millis(50) >= deadline))
         {
             ui.line(format!(
                 "{} watcher started (pid {}); log: {}",

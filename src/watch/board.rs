@@ -85,11 +85,13 @@ impl Board {
     }
 }
 
-/// Changes within this long are written once (a checkout is thousands of events).
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
+/// At most one write this often: a burst of events (a checkout, a busy log file) changes the
+/// pending counts thousands of times, and every write is synced to disk.
+const THROTTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The status-writing worker: writes after every burst of changes until the watcher stops,
-/// and never into a repository that is being deleted (`head`, the common `HEAD`, is gone).
+/// The status-writing worker: writes a change at once when it has not written for a while,
+/// else once the throttle allows, until the watcher stops; never into a repository that is
+/// being deleted (`head`, the common `HEAD`, is gone).
 pub async fn writer(
     board: std::sync::Arc<Board>,
     paths: daemon::Paths,
@@ -101,14 +103,26 @@ pub async fn writer(
         let now = board.snapshot();
         if written.as_ref() != Some(&now) && head.exists() {
             let _ = daemon::write_status(&paths, &now);
+            let mode = now.mode.clone();
             written = Some(now);
+            // A change of mode (starting -> events) is written at once: `gate watch --daemon`
+            // and the tests wait for it.
+            let until = tokio::time::Instant::now() + THROTTLE;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    _ = board.changed.notified() => {
+                        if board.snapshot().mode != mode {
+                            break;
+                        }
+                    }
+                    _ = super::stopped(&mut stop) => return,
+                }
+            }
+            continue;
         }
         tokio::select! {
             _ = board.changed.notified() => {}
-            _ = super::stopped(&mut stop) => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(COALESCE) => {}
             _ = super::stopped(&mut stop) => return,
         }
     }
