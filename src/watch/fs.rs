@@ -159,11 +159,13 @@ impl TreeWatcher {
         if matches!(event.kind, EventKind::Access(_)) {
             return Vec::new();
         }
-        let removed = matches!(
-            event.kind,
-            EventKind::Remove(_)
-                | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Both))
-        );
+        // Removed, or moved away (a rename's first path is where it came from; the second,
+        // where it went, is new).
+        let gone = |i: usize| match event.kind {
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => true,
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => i == 0,
+            _ => false,
+        };
         let mut out = Vec::new();
         for (i, path) in event.paths.iter().enumerate() {
             if path.starts_with(&self.git_dir) {
@@ -172,7 +174,7 @@ impl TreeWatcher {
                 }
                 continue;
             }
-            if path == &self.root && removed {
+            if path == &self.root && gone(i) {
                 out.push(Signal::RootGone);
                 continue;
             }
@@ -186,12 +188,7 @@ impl TreeWatcher {
             {
                 continue;
             }
-            // A rename's first path is where it came from.
-            let from = matches!(
-                event.kind,
-                EventKind::Modify(ModifyKind::Name(RenameMode::Both))
-            ) && i == 0;
-            if removed || from {
+            if gone(i) {
                 self.forget(path);
             } else if path.is_dir() && !self.watched.contains(path) {
                 // Files may have been created before the watch: the directory as a whole
@@ -287,6 +284,37 @@ fn is_head_path(path: &Path, git_dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory renamed into the tree is watched (the rename's second path is new); one
+    /// removed is forgotten, so that it is watched again when it comes back.
+    #[test]
+    fn renamed_in_directories_are_watched_and_removed_ones_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("r");
+        let git = root.join(".git");
+        std::fs::create_dir_all(&git).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = TreeWatcher::start(&root, &git, Vec::new(), &[], tx).unwrap();
+        let before = w.watch_count();
+        std::fs::create_dir_all(root.join("moved/deep")).unwrap();
+        let rename = Event::new(EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
+            .add_path(dir.path().join("outside"))
+            .add_path(root.join("moved"));
+        let signals = w.classify(rename, |_| true);
+        assert_eq!(signals, [Signal::Changed(b"moved".to_vec())]);
+        assert_eq!(w.watch_count(), before + 2, "moved/ and moved/deep/");
+        std::fs::remove_dir_all(root.join("src")).unwrap();
+        let removed = Event::new(EventKind::Remove(notify::event::RemoveKind::Folder))
+            .add_path(root.join("src"));
+        w.classify(removed, |_| true);
+        assert_eq!(w.watch_count(), before + 1);
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let created = Event::new(EventKind::Create(notify::event::CreateKind::Folder))
+            .add_path(root.join("src"));
+        w.classify(created, |_| true);
+        assert_eq!(w.watch_count(), before + 2, "src/ is watched again");
+    }
 
     #[test]
     fn nested_repositories_get_no_watches() {
