@@ -81,7 +81,8 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Agent {
-    /// A tmux target for nudges, or "auto" for the panes working in this repository.
+    /// A tmux target for nudges, or "auto" for the agents of the worktree concerned (`gate
+    /// agents`: marked panes and known agent CLIs, never plain shells).
     pub target: String,
     /// Where escalations go.
     pub orchestrator: String,
