@@ -179,7 +179,15 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
         watcher: WatcherStatus {
             running,
             pid: status.as_ref().map(|s| s.pid),
-            last_decision: status.and_then(|s| s.last_decision),
+            // This worktree's last decision (the watcher covers every worktree).
+            last_decision: status.and_then(|s| {
+                let here =
+                    std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
+                match s.worktrees.iter().find(|w| w.root == here) {
+                    Some(w) => w.last_decision.clone(),
+                    None => s.last_decision,
+                }
+            }),
         },
         checkins: pending_checkins(&repo.state_dir()),
         recent_violations: recent_violations(&EventLog::in_dir(&repo.state_dir()), 3),
