@@ -197,6 +197,12 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
             config.agent.clis.join(", ")
         )))?;
     }
+    if !shown.is_empty() {
+        ui.line(ui.dim(format!(
+            "{:<5} {:<20} {:<16} {:<12} {}  {}",
+            "pane", "target (window)", "name", "role", "worktree", "why"
+        )))?;
+    }
     for a in &shown {
         let worktree = a
             .worktree
