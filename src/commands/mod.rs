@@ -3,7 +3,6 @@
 mod agents;
 mod artifact;
 mod audit;
-mod audit;
 mod check;
 mod completions;
 mod config;
@@ -45,7 +44,6 @@ pub enum Command {
     Check(check::Args),
     Finish(finish::Args),
     Audit(audit::Args),
-    Audit(audit::Args),
     Config(config::Args),
     Hooks(hooks::Args),
     Hook(hook::Args),
@@ -76,7 +74,6 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Tasks(args) => artifact::run(gate::spec::ArtifactKind::Tasks, &args, ui),
         Command::Check(args) => check::run(&args, ui),
         Command::Finish(args) => finish::run(&args, ui),
-        Command::Audit(args) => audit::run(&args, ui),
         Command::Audit(args) => audit::run(&args, ui),
         Command::Config(args) => config::run(&args, ui),
         Command::Hooks(args) => hooks::run(&args, ui),
