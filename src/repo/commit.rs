@@ -69,6 +69,9 @@ impl TreeChanges {
             }
         }
         let total = self.added + self.modified + self.deleted;
+        if total == 0 {
+            return "no file changes beyond the last commit".into();
+        }
         let mut paths = self.sample.join(", ");
         if total > self.sample.len() {
             paths.push_str(", ...");

@@ -172,6 +172,7 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
         .collect();
     let untracked_by_user: Vec<Vec<u8>> = candidates
         .iter()
+        .filter(|e| e.change != Change::Conflicted)
         .filter(|e| e.index == b'D' && !listed_untracked.contains(e.path.as_slice()))
         .map(|e| e.path.clone())
         .collect();

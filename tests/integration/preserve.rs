@@ -635,3 +635,25 @@ fn prune_keeps_work_that_no_commit_has_even_when_the_branch_moved_on() {
     assert_contains(&stdout(&out), &["nothing to prune"]);
     assert_reachable(&env, "only in the snapshot\n");
 }
+
+#[test]
+fn a_modify_delete_conflict_keeps_the_working_tree_file_in_the_snapshot() {
+    let env = TestEnv::new();
+    env.write("f.txt", "base\n");
+    env.commit_all("f");
+    env.git(&["checkout", "-q", "-b", "other"]);
+    env.write("f.txt", "changed on other\n");
+    env.commit_all("change f");
+    env.git(&["checkout", "-q", "main"]);
+    std::fs::remove_file(env.path("f.txt")).unwrap();
+    env.commit_all("delete f");
+    let merge = env.git_output(&["merge", "-q", "--no-edit", "other"]);
+    assert!(!merge.status.success(), "expected a modify/delete conflict");
+    // The index says "deleted by us"; the file is in the working tree: it must be preserved.
+    let out = snapshot(&env, &[]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        env.git(&["show", &format!("{SNAP}:f.txt")]),
+        "changed on other"
+    );
+}

@@ -37,8 +37,6 @@ struct World {
     history: Vec<String>,
     /// The checkout as the last completed snapshot found it.
     last_state: String,
-    /// A killed run may have left an index swap for the next run to finish.
-    journal_pending: bool,
     tally: std::collections::BTreeMap<&'static str, usize>,
 }
 
@@ -63,7 +61,6 @@ impl World {
             required: BTreeSet::new(),
             history: Vec::new(),
             last_state: String::new(),
-            journal_pending: false,
             tally: Default::default(),
         }
     }
@@ -232,6 +229,13 @@ impl World {
         let before_state = self.provenance(dir);
         let index = index_file(&self.env, dir);
         let before = std::fs::read(&index).unwrap_or_default();
+        // An index swap an earlier run could not finish (killed, or index.lock held) is
+        // finished by this one first, which changes the index.
+        let journal_before = std::fs::read_dir(self.env.root.join(".git/gate"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("install-"));
         let seen = self.seen(dir);
         let mut args = vec!["snapshot", "--json"];
         if let Some(paths) = only {
@@ -259,7 +263,7 @@ impl World {
         let after = std::fs::read(&index).unwrap_or_default();
         // A run killed between moving the branch and swapping in its index left a journal;
         // this run finished that real commit's swap first, which changes the index.
-        let finished_killed = std::mem::take(&mut self.journal_pending);
+        let finished_killed = journal_before;
         match outcome.as_str() {
             "committed" => {
                 let staged = self.git(dir, &["diff", "--cached", "--name-only"]);
@@ -352,7 +356,6 @@ impl World {
             .expect("start gate snapshot");
         std::thread::sleep(Duration::from_micros(self.rng.below(40_000)));
         sigkill(&mut child);
-        self.journal_pending = true;
         // A git child of the killed gate runs to its end, as after a real crash.
         std::thread::sleep(Duration::from_millis(30));
     }
