@@ -12,8 +12,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use notify::event::{ModifyKind, RenameMode};
-use notify::{Event, EventKind, RecursiveMode, Watcher};
+use notify::{Event, EventKind};
 use tokio::sync::mpsc::UnboundedSender;
+
+pub use super::hub::Hub;
 
 /// What a file event means to the watcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +37,9 @@ pub const RAISE_LIMIT: &str =
     "sudo sysctl fs.inotify.max_user_watches=524288 (persist it in /etc/sysctl.d/)";
 
 pub struct TreeWatcher {
-    inner: notify::RecommendedWatcher,
+    hub: Hub,
+    /// This worktree's route in the hub.
+    route: u64,
     root: PathBuf,
     git_dir: PathBuf,
     /// Other worktrees inside this one: their events are theirs.
@@ -50,25 +54,24 @@ pub struct TreeWatcher {
 
 impl TreeWatcher {
     /// Watches `root` (the working tree), `extra` directories (of tracked files inside
-    /// ignored ones) and the worktree's git directory; events go to `tx`.
+    /// ignored ones) and the worktree's git directory through the watcher's one inotify
+    /// instance (`hub`); events go to `tx`.
     pub fn start(
+        hub: &Hub,
         root: &Path,
         git_dir: &Path,
         nested: Vec<PathBuf>,
         extra: &[PathBuf],
         tx: UnboundedSender<notify::Result<Event>>,
-    ) -> notify::Result<TreeWatcher> {
-        let inner = notify::recommended_watcher(move |res: notify::Result<Event>| {
-            if !is_access(&res) {
-                let _ = tx.send(res);
-            }
-        })?;
+    ) -> TreeWatcher {
+        let route = hub.register(root, git_dir, tx);
         let cap = std::env::var("GATE_MAX_WATCHES")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(usize::MAX);
         let mut w = TreeWatcher {
-            inner,
+            hub: hub.clone(),
+            route,
             root: root.to_owned(),
             git_dir: git_dir.to_owned(),
             nested,
@@ -81,7 +84,7 @@ impl TreeWatcher {
         for dir in extra {
             w.add(dir);
         }
-        Ok(w)
+        w
     }
 
     pub fn watch_count(&self) -> usize {
@@ -98,7 +101,7 @@ impl TreeWatcher {
                 .cloned()
                 .collect();
             for p in gone {
-                let _ = self.inner.unwatch(&p);
+                self.hub.unwatch(&p);
                 self.watched.remove(&p);
             }
         }
@@ -132,7 +135,7 @@ impl TreeWatcher {
             self.limited = true;
             return;
         }
-        match self.inner.watch(dir, RecursiveMode::NonRecursive) {
+        match self.hub.watch(dir) {
             Ok(()) => {
                 self.watched.insert(dir.to_owned());
             }
@@ -206,6 +209,16 @@ impl TreeWatcher {
         }
         out.dedup();
         out
+    }
+}
+
+impl Drop for TreeWatcher {
+    /// A worktree no longer covered leaves no watches behind in the shared instance.
+    fn drop(&mut self) {
+        self.hub.unregister(self.route);
+        for dir in &self.watched {
+            self.hub.unwatch(dir);
+        }
     }
 }
 
@@ -295,7 +308,8 @@ mod tests {
         std::fs::create_dir_all(&git).unwrap();
         std::fs::create_dir_all(root.join("src")).unwrap();
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut w = TreeWatcher::start(&root, &git, Vec::new(), &[], tx).unwrap();
+        let hub = Hub::new().unwrap();
+        let mut w = TreeWatcher::start(&hub, &root, &git, Vec::new(), &[], tx);
         let before = w.watch_count();
         std::fs::create_dir_all(root.join("moved/deep")).unwrap();
         let rename = Event::new(EventKind::Modify(ModifyKind::Name(RenameMode::Both)))

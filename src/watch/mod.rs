@@ -25,6 +25,7 @@ pub mod checkin;
 pub mod checkins;
 pub mod daemon;
 pub mod fs;
+pub mod hub;
 pub mod jobs;
 pub mod messages;
 pub mod messenger;

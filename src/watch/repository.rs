@@ -42,6 +42,7 @@ pub struct Repository {
 
 /// What every worktree worker gets a copy of.
 struct Kit {
+    hub: super::fs::Hub,
     ctx: Arc<Ctx>,
     reporter: Arc<dyn Reporter>,
     board: Arc<Board>,
@@ -68,6 +69,7 @@ impl Kit {
             reporter: self.reporter.clone(),
             board: self.board.clone(),
             jobs: self.jobs.clone(),
+            hub: self.hub.clone(),
             refs: self.refs.clone(),
             roots: self.roots.clone(),
             relist: self.relist.clone(),
@@ -100,6 +102,7 @@ pub async fn worker(mut r: Repository) -> Result<(), notify::Error> {
     let mut running: BTreeMap<PathBuf, Running> = BTreeMap::new();
     let mut workers: JoinSet<()> = JoinSet::new();
     let kit = Kit {
+        hub: super::fs::Hub::new()?,
         ctx: r.ctx.clone(),
         reporter: r.reporter.clone(),
         board: r.board.clone(),

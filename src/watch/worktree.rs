@@ -42,6 +42,8 @@ pub struct Worktree {
     pub reporter: Arc<dyn Reporter>,
     pub board: Arc<Board>,
     pub jobs: mpsc::UnboundedSender<Job>,
+    /// The watcher's one inotify instance.
+    pub hub: fs::Hub,
     /// Bumped whenever a branch moves (refs live in the common directory).
     pub refs: watch::Receiver<u64>,
     /// The roots of every covered worktree, to leave nested ones alone.
@@ -88,19 +90,7 @@ pub async fn worker(mut w: Worktree) {
     let extra = git2::Index::open(&git_dir.join("index"))
         .map(|i| fs::tracked_dirs(&root, &i, |d| ignored(&repo, d)))
         .unwrap_or_default();
-    let mut tree = match TreeWatcher::start(&root, &git_dir, nested, &extra, tx) {
-        Ok(t) => t,
-        Err(e) => {
-            let hint = if fs::is_limit(&e) {
-                " (each worktree needs one inotify instance: raise fs.inotify.max_user_instances)"
-            } else {
-                ""
-            };
-            w.say(&format!("cannot watch files: {e}{hint}"));
-            w.board.worktree(&root, |s| s.mode = "failed".into());
-            return stopped(&mut w.stop).await;
-        }
-    };
+    let mut tree = TreeWatcher::start(&w.hub, &root, &git_dir, nested, &extra, tx);
     let config = w.place.config();
     let mut st = State {
         implementation: implementation(&config),

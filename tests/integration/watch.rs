@@ -437,6 +437,16 @@ fn one_watcher_covers_every_worktree_including_ones_added_while_it_runs() {
         listed,
         [late.display().to_string(), alpha.display().to_string()]
     );
+    // One inotify instance for all worktrees (plus the common refs and the schedule): the
+    // kernel's default is 128 per user, shared with every other program.
+    let instances = std::fs::read_dir(format!("/proc/{}/fd", w.child.id()))
+        .unwrap()
+        .flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().contains("inotify"))
+        })
+        .count();
+    assert_eq!(instances, 3, "inotify instances for 3 worktrees");
     let text = stdout(&env.gate_in(&late, &["watch", "--status"]));
     assert_contains(
         &text,
