@@ -482,3 +482,15 @@ fn rules_weakened_by_a_slip_do_not_unprotect_main_for_the_commits_after_it() {
     assert_eq!(slips.len(), 1, "{slips:?}");
     assert_contains(&slips[0].3, &["later, on an unprotected main"]);
 }
+
+#[test]
+fn an_unborn_repository_audits_cleanly_and_its_empty_baseline_is_not_lost() {
+    let env = TestEnv::unborn();
+    assert!(audit(&env).is_empty());
+    assert!(audit(&env).is_empty());
+    let log = stdout(&env.gate(&["log", "--json"]));
+    assert!(!log.contains("audit-reset"), "{log}");
+    env.write("README.md", "# first\n");
+    env.commit_all("root commit");
+    assert!(audit(&env).is_empty(), "the root commit creates main");
+}
