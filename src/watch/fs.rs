@@ -91,20 +91,12 @@ impl TreeWatcher {
         self.watched.len()
     }
 
-    /// Other worktrees now inside this one: their directories are no longer ours.
+    /// Other worktrees now inside this one: their directories are no longer ours. Their
+    /// watches stay in the shared instance (the nested worktree's own watcher uses the very same
+    /// ones); the hub routes their events to it.
     pub fn set_nested(&mut self, nested: Vec<PathBuf>) {
-        for n in &nested {
-            let gone: Vec<PathBuf> = self
-                .watched
-                .iter()
-                .filter(|p| p.starts_with(n))
-                .cloned()
-                .collect();
-            for p in gone {
-                self.hub.unwatch(&p);
-                self.watched.remove(&p);
-            }
-        }
+        self.watched
+            .retain(|p| !nested.iter().any(|n| p.starts_with(n)));
         self.nested = nested;
     }
 
