@@ -744,3 +744,41 @@ fn two_worktrees_on_one_branch_are_only_snapshotted() {
         &["is also checked out in", "only preserved as snapshots"],
     );
 }
+
+/// A worktree inside the main checkout (not ignored), added while the watcher runs: its edits
+/// are its own (committed on its branch), the main checkout's stay the main checkout's.
+#[test]
+fn a_worktree_nested_in_the_main_checkout_is_watched_as_its_own() {
+    let env = fast_repo("1s", "300ms");
+    let w = Watcher::start(&env, &[]);
+    settled(&env);
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/002-nested",
+        ".wt/nested",
+    ]);
+    let nested = env.path(".wt/nested");
+    wait_for(
+        "the nested worktree in the status",
+        Duration::from_secs(10),
+        || roots(&status_in(&env, &env.root)).len() == 2,
+    );
+    std::fs::write(nested.join("inner.md"), "inner\n").unwrap();
+    env.write("outer.md", "outer\n");
+    wait_for("both commits", Duration::from_secs(15), || {
+        subjects_in(&env, &nested).contains("inner.md") && subjects(&env).contains("outer.md")
+    });
+    assert_eq!(
+        env.git(&["ls-files", ".wt"]),
+        "",
+        "the main checkout committed the nested worktree"
+    );
+    std::fs::write(nested.join("inner.md"), "inner, edited\n").unwrap();
+    wait_for("the nested edit committed", Duration::from_secs(15), || {
+        env.git_in(&nested, &["show", "HEAD:inner.md"]) == "inner, edited"
+    });
+    drop(w);
+}
