@@ -145,7 +145,7 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
     .map(|code| {
         // Standing on a protected branch with nothing uncommitted (as `gate finish` leaves
         // you) breaks no rule: the rule is about committing work there.
-        let idle_on_trunk = code == Code::FeatureBranch && !dirty.is_some_and(|n| n > 0);
+        let idle_on_trunk = code == Code::FeatureBranch && dirty.is_none_or(|n| n == 0);
         let mine: Vec<Violation> = violations
             .iter()
             .filter(|v| v.code == code && !idle_on_trunk)
