@@ -410,6 +410,23 @@ fn record(repo: &gate::repo::Repo, branch: &str, tip: &str, main: &str, done: &F
     if let Err(e) = EventLog::in_dir(&repo.state_dir()).append(&event) {
         ui.warn(format!("the finish is done but was not logged: {e}"));
     }
+    // The switch to the trunk runs no post-checkout hook (libgit2): recorded here.
+    if done.switch_error.is_none()
+        && done.main_tip.is_some()
+        && repo
+            .head()
+            .ok()
+            .and_then(|h| h.branch().map(str::to_owned))
+            .as_deref()
+            == Some(main)
+    {
+        let mut e = Event::now("checkout");
+        e.branch = Some(main.into());
+        e.detail = format!("gate finish: from {branch}");
+        if let Err(err) = EventLog::in_dir(&repo.state_dir()).append(&e) {
+            ui.warn(format!("could not record the switch to {main}: {err}"));
+        }
+    }
 }
 
 #[cfg(test)]

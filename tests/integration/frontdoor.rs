@@ -108,3 +108,17 @@ fn a_lesson_on_a_feature_branch_is_committed_and_never_blocks_finish() {
     let finish = env.gate(&["finish"]);
     assert_exit(&finish, 0);
 }
+
+#[test]
+fn gate_finish_records_its_switch_to_the_trunk() {
+    let env = TestEnv::new();
+    env.complete_feature("Switch logged");
+    env.commit_all("feature done");
+    assert_exit(&env.gate(&["finish"]), 0);
+    assert_eq!(env.branch(), "main");
+    let log = stdout(&env.gate(&["log"]));
+    assert_contains(
+        &log,
+        &["checkout", "gate finish: from feature/001-switch-logged"],
+    );
+}
