@@ -19,6 +19,7 @@
 pub mod agenda;
 pub mod audit;
 pub mod auditor;
+pub mod autocommit;
 pub mod board;
 pub mod brief;
 pub mod checkin;
