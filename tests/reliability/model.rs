@@ -356,8 +356,11 @@ impl World {
             .expect("start gate snapshot");
         std::thread::sleep(Duration::from_micros(self.rng.below(40_000)));
         sigkill(&mut child);
-        // A git child of the killed gate runs to its end, as after a real crash.
-        std::thread::sleep(Duration::from_millis(30));
+        // A git child of the killed gate runs to its end, as after a real crash (on a loaded
+        // machine that can take a while: wait for it by process, not by a fixed sleep).
+        crate::support::eventually(Duration::from_secs(60), || {
+            crate::support::orphans(dir).is_empty()
+        });
     }
 
     /// Invariant 1.
