@@ -15,7 +15,10 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 t0=$(date +%s)
 cargo run --quiet -- demo > "$work/demo.log" 2>&1 || { tail -20 "$work/demo.log"; exit 1; }
 t1=$(date +%s)
-cargo test --quiet > "$work/test.log" 2>&1 || { tail -40 "$work/test.log"; exit 1; }
+cargo test --quiet > "$work/test.log" 2>&1 || {
+  grep -E "^---- |panicked at|invariant|^test result" -A2 "$work/test.log" | head -80
+  exit 1
+}
 t2=$(date +%s)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
