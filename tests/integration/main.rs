@@ -27,3 +27,4 @@ mod speckit;
 mod status;
 mod verify;
 mod watch;
+mod worktrees;

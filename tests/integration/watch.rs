@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::env::{TestEnv, assert_contains, assert_exit, stdout};
 
 /// A feature branch with the spec gate passed and a fast cadence.
-fn fast_repo(interval: &str, quiet: &str) -> TestEnv {
+pub(crate) fn fast_repo(interval: &str, quiet: &str) -> TestEnv {
     let env = TestEnv::new();
     env.write(
         ".gate.toml",
@@ -22,17 +22,17 @@ fn fast_repo(interval: &str, quiet: &str) -> TestEnv {
     env
 }
 
-struct Watcher {
-    child: Child,
+pub(crate) struct Watcher {
+    pub(crate) child: Child,
 }
 
 impl Watcher {
-    fn start(env: &TestEnv, vars: &[(&str, &str)]) -> Watcher {
+    pub(crate) fn start(env: &TestEnv, vars: &[(&str, &str)]) -> Watcher {
         Watcher::start_in(env, &env.root, vars)
     }
 
     /// A watcher started from `dir` (any worktree of the repository).
-    fn start_in(env: &TestEnv, dir: &std::path::Path, vars: &[(&str, &str)]) -> Watcher {
+    pub(crate) fn start_in(env: &TestEnv, dir: &std::path::Path, vars: &[(&str, &str)]) -> Watcher {
         let mut cmd = env.gate_command(dir);
         cmd.arg("watch")
             .stdout(Stdio::null())
@@ -54,7 +54,7 @@ impl Watcher {
     }
 
     /// SIGTERM, then the exit status and everything it logged.
-    fn stop(mut self) -> (Option<i32>, String) {
+    pub(crate) fn stop(mut self) -> (Option<i32>, String) {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -79,7 +79,7 @@ impl Drop for Watcher {
 }
 
 #[track_caller]
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if ok() {
@@ -90,7 +90,7 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn subjects(env: &TestEnv) -> String {
+pub(crate) fn subjects(env: &TestEnv) -> String {
     env.git(&["log", "--format=%s"])
 }
 
@@ -336,7 +336,7 @@ fn a_watcher_whose_repository_is_deleted_exits() {
 
 /// Waits until the watcher's first decision (its start-up full scan, which would pick up any
 /// change made before it, even one no event reported).
-fn settled(env: &TestEnv) {
+pub(crate) fn settled(env: &TestEnv) {
     wait_for(
         "the watcher's first decision",
         Duration::from_secs(10),
@@ -345,17 +345,17 @@ fn settled(env: &TestEnv) {
 }
 
 /// `git log --format=%s` in `dir`.
-fn subjects_in(env: &TestEnv, dir: &std::path::Path) -> String {
+pub(crate) fn subjects_in(env: &TestEnv, dir: &std::path::Path) -> String {
     env.git_in(dir, &["log", "--format=%s"])
 }
 
 /// The status JSON, asked from `dir`.
-fn status_in(env: &TestEnv, dir: &std::path::Path) -> serde_json::Value {
+pub(crate) fn status_in(env: &TestEnv, dir: &std::path::Path) -> serde_json::Value {
     let out = env.gate_in(dir, &["watch", "--status", "--json"]);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
-fn roots(status: &serde_json::Value) -> Vec<String> {
+pub(crate) fn roots(status: &serde_json::Value) -> Vec<String> {
     status["worktrees"]
         .as_array()
         .map(|w| {
@@ -364,105 +364,6 @@ fn roots(status: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Regression: the watcher watched only its own checkout, and `gate watch --daemon` in a linked
-/// worktree said "already running" while nothing there was ever committed.
-#[test]
-fn one_watcher_covers_every_worktree_including_ones_added_while_it_runs() {
-    let env = fast_repo("1s", "300ms");
-    let out = env.gate(&["specify", "Alpha", "--worktree"]);
-    assert_exit(&out, 0);
-    let alpha = env.base_dir().join("repo-worktrees/002-alpha");
-    assert!(
-        alpha.join("specs/002-alpha/spec.md").is_file(),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(
-        env.branch(),
-        "feature/001-watched",
-        "specify --worktree switched this checkout"
-    );
-    // Started from the linked worktree, it still covers the main checkout.
-    let w = Watcher::start_in(&env, &alpha, &[]);
-    let daemon = env.gate_in(&alpha, &["watch", "--daemon"]);
-    assert_contains(
-        &stdout(&daemon),
-        &["already running", "it covers this worktree", "002-alpha"],
-    );
-    env.write("main-notes.md", "main\n");
-    std::fs::write(alpha.join("alpha-notes.md"), "alpha\n").unwrap();
-    wait_for("commits in both worktrees", Duration::from_secs(15), || {
-        subjects(&env).contains("main-notes.md")
-            && subjects_in(&env, &alpha).contains("alpha-notes.md")
-    });
-    assert_eq!(
-        env.git_in(&alpha, &["branch", "--show-current"]),
-        "feature/002-alpha"
-    );
-    assert!(!subjects(&env).contains("alpha-notes.md"));
-
-    // A worktree added while the watcher runs is picked up.
-    let late = env.base_dir().join("late");
-    env.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "feature/003-late",
-        late.to_str().unwrap(),
-    ]);
-    wait_for(
-        "the new worktree in the status",
-        Duration::from_secs(10),
-        || roots(&status_in(&env, &late)).len() == 3,
-    );
-    std::fs::write(late.join("late-notes.md"), "late\n").unwrap();
-    wait_for(
-        "a commit in the new worktree",
-        Duration::from_secs(15),
-        || subjects_in(&env, &late).contains("late-notes.md"),
-    );
-    let status = status_in(&env, &late);
-    assert_eq!(status["covers_here"], true, "{status:#}");
-    let mut listed = roots(&status);
-    assert_eq!(
-        listed.remove(0),
-        env.root.display().to_string(),
-        "main first"
-    );
-    listed.sort();
-    assert_eq!(
-        listed,
-        [late.display().to_string(), alpha.display().to_string()]
-    );
-    // One inotify instance for all worktrees (plus the common refs and the schedule): the
-    // kernel's default is 128 per user, shared with every other program.
-    let instances = std::fs::read_dir(format!("/proc/{}/fd", w.child.id()))
-        .unwrap()
-        .flatten()
-        .filter(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().contains("inotify"))
-        })
-        .count();
-    assert_eq!(instances, 3, "inotify instances for 3 worktrees");
-    let text = stdout(&env.gate_in(&late, &["watch", "--status"]));
-    assert_contains(
-        &text,
-        &["3 worktree(s)", "feature/003-late", "feature/002-alpha"],
-    );
-
-    // And one removed is dropped.
-    env.git(&["worktree", "remove", "--force", late.to_str().unwrap()]);
-    wait_for(
-        "the removed worktree to leave the status",
-        Duration::from_secs(10),
-        || roots(&status_in(&env, &env.root)).len() == 2,
-    );
-    let (code, log) = w.stop();
-    assert_eq!(code, Some(0), "{log}");
-    assert_contains(&log, &["new worktree", "is gone: no longer watched"]);
 }
 
 /// Regression: a directory that disappeared and came back (a switch to a branch without
@@ -628,50 +529,6 @@ fn the_config_is_reloaded_and_an_invalid_edit_keeps_the_last_good_one() {
     assert_contains(&log, &["reloaded .gate.toml", "keeps the last good config"]);
 }
 
-/// A worktree whose `.gate.toml` is broken when the watcher starts has no last good config to
-/// keep: its work is preserved as snapshots, never committed, until the file is fixed.
-#[test]
-fn a_worktree_with_a_broken_config_at_start_is_only_snapshotted() {
-    let env = fast_repo("1s", "300ms");
-    let wt = env.base_dir().join("wt");
-    env.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "feature/002-wt",
-        wt.to_str().unwrap(),
-    ]);
-    std::fs::write(wt.join(".gate.toml"), "[commit\n").unwrap();
-    let w = Watcher::start(&env, &[]);
-    std::fs::write(wt.join("notes.md"), "notes\n").unwrap();
-    wait_for(
-        "a snapshot in the broken worktree",
-        Duration::from_secs(15),
-        || env.git(&["for-each-ref", "refs/gate/"]).contains("002-wt"),
-    );
-    assert!(
-        !subjects_in(&env, &wt).contains("notes.md"),
-        "committed under no config"
-    );
-    std::fs::write(
-        wt.join(".gate.toml"),
-        "[commit]\ninterval = \"1s\"\nquiet = \"300ms\"\n",
-    )
-    .unwrap();
-    std::fs::write(wt.join("notes.md"), "notes, again\n").unwrap();
-    wait_for(
-        "a real commit once the config is fixed",
-        Duration::from_secs(15),
-        || subjects_in(&env, &wt).contains("notes.md"),
-    );
-    let (_, log) = w.stop();
-    assert_contains(
-        &log,
-        &["only preserved as snapshots", "reloaded .gate.toml"],
-    );
-}
-
 /// Regression: the watcher's own look at HEAD (an `open`, which inotify reports) counted as a
 /// ref change, which made it audit and look again, for ever: an idle watcher never rested.
 #[test]
@@ -707,78 +564,5 @@ fn an_idle_watcher_never_wakes_itself_up() {
     );
     let used = ticks() - cpu;
     assert!(used <= 2, "{used} clock ticks of CPU in 3 idle seconds");
-    drop(w);
-}
-
-/// Two worktrees on one branch (`git worktree add --force`): a real commit from one would look
-/// like an undo in the other, which its next auto-commit would commit. Both only snapshot.
-#[test]
-fn two_worktrees_on_one_branch_are_only_snapshotted() {
-    let env = fast_repo("1s", "300ms");
-    let twin = env.base_dir().join("twin");
-    let branch = env.branch();
-    env.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "--force",
-        twin.to_str().unwrap(),
-        &branch,
-    ]);
-    let tip = env.git(&["rev-parse", "HEAD"]);
-    let w = Watcher::start(&env, &[]);
-    env.write("here.md", "here\n");
-    std::fs::write(twin.join("there.md"), "there\n").unwrap();
-    wait_for("snapshots in both", Duration::from_secs(15), || {
-        let log = std::fs::read_to_string(env.path(".git/gate/events.jsonl")).unwrap_or_default();
-        log.matches("\"kind\":\"snapshot\"").count() >= 2
-    });
-    assert_eq!(
-        env.git(&["rev-parse", &branch]),
-        tip,
-        "the shared branch moved"
-    );
-    let (_, log) = w.stop();
-    assert_contains(
-        &log,
-        &["is also checked out in", "only preserved as snapshots"],
-    );
-}
-
-/// A worktree inside the main checkout (not ignored), added while the watcher runs: its edits
-/// are its own (committed on its branch), the main checkout's stay the main checkout's.
-#[test]
-fn a_worktree_nested_in_the_main_checkout_is_watched_as_its_own() {
-    let env = fast_repo("1s", "300ms");
-    let w = Watcher::start(&env, &[]);
-    settled(&env);
-    env.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "feature/002-nested",
-        ".wt/nested",
-    ]);
-    let nested = env.path(".wt/nested");
-    wait_for(
-        "the nested worktree in the status",
-        Duration::from_secs(10),
-        || roots(&status_in(&env, &env.root)).len() == 2,
-    );
-    std::fs::write(nested.join("inner.md"), "inner\n").unwrap();
-    env.write("outer.md", "outer\n");
-    wait_for("both commits", Duration::from_secs(15), || {
-        subjects_in(&env, &nested).contains("inner.md") && subjects(&env).contains("outer.md")
-    });
-    assert_eq!(
-        env.git(&["ls-files", ".wt"]),
-        "",
-        "the main checkout committed the nested worktree"
-    );
-    std::fs::write(nested.join("inner.md"), "inner, edited\n").unwrap();
-    wait_for("the nested edit committed", Duration::from_secs(15), || {
-        env.git_in(&nested, &["show", "HEAD:inner.md"]) == "inner, edited"
-    });
     drop(w);
 }
