@@ -86,9 +86,15 @@ pub fn start_daemon(ui: &Ui, repo: &Repo, paths: &daemon::Paths) -> anyhow::Resu
         .open(&paths.log)
         .with_context(|| format!("cannot open {}", paths.log.display()))?;
     let exe = std::env::current_exe().context("cannot find the gate binary")?;
+    // It runs in the main checkout: a linked worktree it was started from may be removed
+    // while it runs.
+    let home = gate::repo::worktree::list(repo.root())
+        .ok()
+        .and_then(|l| l.into_iter().find(|w| w.is_live()))
+        .map_or_else(|| repo.root().to_owned(), |w| w.root);
     let mut child = std::process::Command::new(exe)
         .arg("watch")
-        .current_dir(repo.root())
+        .current_dir(&home)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

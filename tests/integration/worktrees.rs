@@ -224,3 +224,34 @@ fn a_worktree_nested_in_the_main_checkout_is_watched_as_its_own() {
     });
     drop(w);
 }
+
+/// A daemon started from a linked worktree outlives that worktree: it runs in the main
+/// checkout, and goes on committing there after the worktree is removed.
+#[test]
+fn a_daemon_started_in_a_worktree_survives_its_removal() {
+    let env = fast_repo("1s", "300ms");
+    let linked = env.base_dir().join("linked");
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/002-l",
+        linked.to_str().unwrap(),
+    ]);
+    assert_exit(&env.gate_in(&linked, &["watch", "--daemon"]), 0);
+    env.git(&["worktree", "remove", "--force", linked.to_str().unwrap()]);
+    wait_for("the removal seen", Duration::from_secs(10), || {
+        roots(&status_in(&env, &env.root)).len() == 1
+    });
+    env.write("after.md", "after\n");
+    wait_for(
+        "a commit in the main checkout",
+        Duration::from_secs(15),
+        || subjects(&env).contains("after.md"),
+    );
+    assert_contains(
+        &stdout(&env.gate(&["watch", "--stop"])),
+        &["stopped the watcher"],
+    );
+}
