@@ -93,7 +93,7 @@ impl Scratch {
         state: &Path,
         purpose: &str,
     ) -> Result<Scratch, CommitError> {
-        let path = state.join(format!("{PREFIX}{purpose}-{}", std::process::id()));
+        let path = scratch_name(state, purpose);
         let io = |source| CommitError::Io {
             path: path.clone(),
             source,
@@ -125,7 +125,7 @@ impl Scratch {
         purpose: &str,
         tree: Option<Oid>,
     ) -> Result<Scratch, CommitError> {
-        let path = state.join(format!("{PREFIX}{purpose}-{}", std::process::id()));
+        let path = scratch_name(state, purpose);
         std::fs::create_dir_all(state).map_err(|source| CommitError::Io {
             path: path.clone(),
             source,
@@ -662,13 +662,24 @@ pub fn lock_worktree(
     }
 }
 
-/// `<purpose>-<pid>[.lock]` of a scratch index name (and the older `snapshot-index-<pid>`).
+/// `<state>/index-<purpose>-<n>-<pid>`: unique in this process too (the watcher snapshots
+/// several worktrees, whose scratch files share the common state directory), the pid last so
+/// that the leftovers of a dead process can be found.
+fn scratch_name(state: &Path, purpose: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.join(format!("{PREFIX}{purpose}-{n}-{}", std::process::id()))
+}
+
+/// The `<pid>[.lock]` of a scratch index name (and of the older `snapshot-index-<pid>`).
 fn scratch_suffix(name: &str) -> Option<&str> {
     if let Some(rest) = name.strip_prefix("snapshot-index-") {
         return Some(rest);
     }
     let rest = name.strip_prefix(PREFIX)?;
-    rest.split_once('-').map(|(_, pid)| pid)
+    let base = rest.strip_suffix(".lock").unwrap_or(rest);
+    let (_, pid) = base.rsplit_once('-')?;
+    Some(&rest[rest.len() - pid.len() - (rest.len() - base.len())..])
 }
 
 fn alive(pid: i32) -> bool {
@@ -683,8 +694,8 @@ mod tests {
 
     #[test]
     fn scratch_names_are_recognised() {
-        assert_eq!(scratch_suffix("index-commit-123"), Some("123"));
-        assert_eq!(scratch_suffix("index-shadow-123.lock"), Some("123.lock"));
+        assert_eq!(scratch_suffix("index-commit-0-123"), Some("123"));
+        assert_eq!(scratch_suffix("index-shadow-7-123.lock"), Some("123.lock"));
         assert_eq!(scratch_suffix("snapshot-index-9"), Some("9"));
         assert_eq!(scratch_suffix("events.jsonl"), None);
     }
