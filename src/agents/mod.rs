@@ -113,13 +113,22 @@ pub fn discover(
     let own = panes
         .first()
         .and_then(|p| own_pane_from_env(&p.socket_path));
-    let table = procs::Table::read();
+    // The process table is read only if some pane needs a closer look (not marked, and
+    // tmux's current command is not a known CLI).
+    let table = std::cell::OnceCell::new();
     Ok(classify(
         panes,
         own.as_deref(),
         worktrees,
         &config.agent.clis,
-        |pid| table.tree(pid).into_iter().flat_map(procs::names).collect(),
+        |pid| {
+            table
+                .get_or_init(procs::Table::read)
+                .tree(pid)
+                .into_iter()
+                .flat_map(procs::names)
+                .collect()
+        },
     ))
 }
 
