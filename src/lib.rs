@@ -26,6 +26,7 @@ pub mod statefile;
 pub mod spec;
 pub mod status;
 pub mod tail;
+pub mod team;
 pub mod tmux;
 pub mod units;
 pub mod watch;

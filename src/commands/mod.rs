@@ -24,6 +24,7 @@ mod snapshot;
 mod snapshots;
 mod specify;
 mod status;
+mod team;
 mod verify;
 mod watch;
 
@@ -61,6 +62,7 @@ pub enum Command {
     Snapshots(snapshots::Args),
     Restore(restore::Args),
     Status(status::Args),
+    Team(team::Args),
     Demo(demo::Args),
     Doctor(doctor::Args),
     Watch(watch::Args),
@@ -92,6 +94,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Snapshots(args) => snapshots::run(&args, ui),
         Command::Restore(args) => restore::run(&args, ui),
         Command::Status(args) => status::run(&args, ui),
+        Command::Team(args) => team::run(&args, ui),
         Command::Demo(args) => demo::run(&args, ui),
         Command::Doctor(args) => doctor::run(&args, ui),
         Command::Watch(args) => watch::run(&args, ui),

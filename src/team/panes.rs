@@ -1,0 +1,213 @@
+//! The team's tmux side: its session, one window per agent (kept after its program exits, so a
+//! dead agent shows as dead rather than vanishing), and what the server knows of each pane.
+
+use std::path::Path;
+
+use crate::tmux::{MARK_OPTION, Tmux, TmuxError};
+
+/// The pane option set once an agent's brief was delivered.
+pub const BRIEFED_OPTION: &str = "@gate-team-briefed";
+
+/// What tmux knows of one pane of the team's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamPane {
+    pub id: String,
+    pub window: String,
+    /// `@gate-agent`.
+    pub mark: Option<String>,
+    pub briefed: bool,
+    /// Its program exited (the window stays: `remain-on-exit`).
+    pub dead: bool,
+    /// `#{pane_current_command}`.
+    pub command: String,
+    /// Unix time of the window's last output.
+    pub activity: Option<i64>,
+}
+
+impl TeamPane {
+    /// Whether this pane is `agent`'s: marked so, or (unmarked) its window is named so.
+    pub fn is(&self, agent: &str) -> bool {
+        match &self.mark {
+            Some(m) => m == agent,
+            None => self.window == agent,
+        }
+    }
+}
+
+const SEP: char = '\x1f';
+
+/// Every pane of `session`; none when the session (or the server) does not exist.
+pub fn list(tmux: &Tmux, session: &str) -> Result<Vec<TeamPane>, TmuxError> {
+    let fields = [
+        "pane_id",
+        "window_name",
+        MARK_OPTION,
+        BRIEFED_OPTION,
+        "pane_dead",
+        "pane_current_command",
+        "window_activity",
+    ];
+    let format = fields
+        .iter()
+        .map(|f| format!("#{{{f}}}"))
+        .collect::<Vec<_>>()
+        .join(&SEP.to_string());
+    let target = format!("={session}");
+    let out = match tmux.run(&["list-panes", "-s", "-t", &target, "-F", &format]) {
+        Ok(out) => out,
+        Err(TmuxError::NoServer { .. }) => return Ok(Vec::new()),
+        Err(TmuxError::Failed { stderr, .. }) if stderr.contains("can't find session") => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(out
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.splitn(fields.len(), SEP).collect();
+            let [id, window, mark, briefed, dead, command, activity] = f[..] else {
+                return None;
+            };
+            Some(TeamPane {
+                id: id.to_owned(),
+                window: window.to_owned(),
+                mark: Some(mark.trim().to_owned()).filter(|m| !m.is_empty()),
+                briefed: !briefed.trim().is_empty(),
+                dead: dead == "1",
+                command: command.to_owned(),
+                activity: activity.trim().parse().ok(),
+            })
+        })
+        .collect())
+}
+
+/// A new window `name` in `session` (the session itself when `new_session`) running `command`
+/// in `cwd`; returns its pane id. The window stays when the program exits.
+pub fn open(
+    tmux: &Tmux,
+    session: &str,
+    new_session: bool,
+    name: &str,
+    cwd: &Path,
+    command: &str,
+) -> Result<String, TmuxError> {
+    let cwd = cwd.to_string_lossy();
+    let target = format!("={session}:");
+    let format = "#{pane_id}";
+    let args: Vec<&str> = if new_session {
+        let mut a = vec![
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-n",
+            name,
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ];
+        a.extend(["-c", &cwd, "-P", "-F", format, command]);
+        a
+    } else {
+        vec![
+            "new-window",
+            "-d",
+            "-t",
+            &target,
+            "-n",
+            name,
+            "-c",
+            &cwd,
+            "-P",
+            "-F",
+            format,
+            command,
+        ]
+    };
+    let id = tmux.run(&args)?.trim().to_owned();
+    // Kept after exit, so `team status` can say the agent died (and how) instead of losing it.
+    let _ = tmux.run(&["set-option", "-w", "-t", &id, "remain-on-exit", "on"]);
+    Ok(id)
+}
+
+/// Records on the pane that its brief was delivered.
+pub fn set_briefed(tmux: &Tmux, pane: &str) -> Result<(), TmuxError> {
+    tmux.run(&["set-option", "-p", "-t", pane, BRIEFED_OPTION, "1"])
+        .map(drop)
+}
+
+/// Whether the pane's program has exited.
+pub fn is_dead(tmux: &Tmux, pane: &str) -> Result<bool, TmuxError> {
+    Ok(tmux
+        .run(&["display-message", "-p", "-t", pane, "#{pane_dead}"])?
+        .trim()
+        == "1")
+}
+
+/// Kills the session; `false` when there was none.
+pub fn kill_session(tmux: &Tmux, session: &str) -> Result<bool, TmuxError> {
+    let target = format!("={session}");
+    match tmux.run(&["kill-session", "-t", &target]) {
+        Ok(_) => Ok(true),
+        Err(TmuxError::NoServer { .. }) => Ok(false),
+        Err(TmuxError::Failed { stderr, .. }) if stderr.contains("can't find session") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The command that attaches a terminal to the team's session on this server.
+pub fn attach_command(tmux: &Tmux, session: &str) -> String {
+    use crate::tmux::Socket;
+    let quote = |s: &str| {
+        shlex::try_quote(s)
+            .map(|q| q.into_owned())
+            .unwrap_or_else(|_| s.to_owned())
+    };
+    match tmux.socket() {
+        Socket::Default => format!("tmux attach -t {}", quote(session)),
+        Socket::Name(n) => format!("tmux -L {} attach -t {}", quote(n), quote(session)),
+        Socket::Path(p) => format!(
+            "tmux -S {} attach -t {}",
+            quote(&p.to_string_lossy()),
+            quote(session)
+        ),
+    }
+}
+
+/// Shells an agent may have exited to (a command line that ends in a shell).
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "fish", "ksh", "tcsh", "csh"];
+
+/// Whether the pane now runs a plain shell although the agent's command is a single program
+/// that is not one: the agent exited and left a shell behind.
+pub fn exited_to_shell(pane_command: &str, agent_command: &str) -> bool {
+    let compound = agent_command.contains([';', '&', '|', '\n', '(', '`', '$']);
+    let program = shlex::split(agent_command)
+        .and_then(|w| w.into_iter().find(|w| !w.contains('=') && w != "exec"))
+        .map(|p| {
+            Path::new(&p)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or(p)
+        })
+        .unwrap_or_default();
+    !compound && SHELLS.contains(&pane_command) && !SHELLS.contains(&program.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_left_behind_is_told_from_a_shell_agent() {
+        assert!(exited_to_shell("bash", "claude --continue"));
+        assert!(exited_to_shell("sh", "/usr/local/bin/codex"));
+        assert!(!exited_to_shell("claude", "claude"));
+        assert!(exited_to_shell("sh", "exec claude"));
+        assert!(!exited_to_shell("sh", "sh ./fake-agent.sh"));
+        assert!(!exited_to_shell(
+            "sh",
+            "stty -echo; while read l; do :; done"
+        ));
+    }
+}
