@@ -59,7 +59,9 @@ fn unopenable(path: &Path, error: &git2::Error) -> RepoError {
     if !format.is_empty() && format != "files" {
         return RepoError::Unsupported {
             path: path.to_owned(),
-            reason: format!("its refs are stored as {format}, which gate's git library cannot read"),
+            reason: format!(
+                "its refs are stored as {format}, which gate's git library cannot read"
+            ),
             fix: "convert them with `git refs migrate --ref-format=files` (git 2.46+)".into(),
         };
     }
