@@ -83,7 +83,15 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ))?;
     }
     if args.agent_hooks {
-        let command = format!("{} guard", super::hooks::current_exe()?.display());
+        // Committed settings name no machine-specific path: `gate` is found on each
+        // teammate's PATH (the README's install puts it in ~/.cargo/bin).
+        let command = "gate guard".to_owned();
+        if !on_path("gate") {
+            ui.warn(
+                "`gate` is not on PATH: the agents' hook `gate guard` cannot run until it is \
+                 (cargo install --path <gate checkout>, or put the binary in a directory on PATH)",
+            );
+        }
         for file in [".claude/settings.json", ".codex/hooks.json"] {
             let added = gate::hooks::guard::add_pre_tool_use(&root.join(file), &command)?;
             let verb = if added {
@@ -93,7 +101,11 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             };
             ui.line(format!("{} {verb} {file}", ui.ok_mark()))?;
         }
-        ui.line("  (Codex reads .codex/hooks.json only with `[features] codex_hooks = true` in its config.toml)")?;
+        ui.line(
+            "  Codex: current versions run project hooks without a feature flag, but ask you to trust this \
+             project's hooks at the next start (and again whenever a hook changes); until you do, Codex runs \
+             with no guard. Claude Code: the hook runs `gate guard` from PATH.",
+        )?;
     }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
         Ok((registry, true)) => ui.line(format!(
@@ -134,6 +146,17 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate specify \"<feature name>\"")
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an executable named `name` is in a directory of `$PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// `gate init --commit`: one commit of gate's own files, recorded as an event.

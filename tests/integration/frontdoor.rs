@@ -122,3 +122,22 @@ fn gate_finish_records_its_switch_to_the_trunk() {
         &["checkout", "gate finish: from feature/001-switch-logged"],
     );
 }
+
+#[test]
+fn committed_agent_settings_hold_no_machine_specific_path() {
+    let env = TestEnv::new();
+    let out = env.gate(&["init", "--agent-hooks"]);
+    assert_exit(&out, 0);
+    for file in [".claude/settings.json", ".codex/hooks.json"] {
+        let text = env.read(file);
+        assert_contains(&text, &["\"gate guard\""]);
+        assert!(
+            !text.contains("/target/") && !text.contains("/home/"),
+            "{file}: {text}"
+        );
+    }
+    // The stale Codex advice is gone; the trust step it really needs is named.
+    let text = all(&out);
+    assert!(!text.contains("codex_hooks"), "{text}");
+    assert_contains(&text, &["trust"]);
+}
