@@ -255,3 +255,69 @@ fn a_daemon_started_in_a_worktree_survives_its_removal() {
         &["stopped the watcher"],
     );
 }
+
+/// SIGKILL while both worktrees commit: nothing lost or corrupted in either, no lock left in
+/// the linked worktree's git directory, and its branch holds only its own files.
+#[test]
+fn sigkill_while_two_worktrees_commit_loses_nothing() {
+    let env = fast_repo("1s", "200ms");
+    let linked = env.base_dir().join("linked");
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "feature/002-l",
+        linked.to_str().unwrap(),
+    ]);
+    for round in 0..5u64 {
+        let w = Watcher::start(&env, &[]);
+        for f in 0..4 {
+            env.write(
+                &format!("main/r{round}-f{f}.txt"),
+                &format!("main {round} {f}\n"),
+            );
+            let p = linked.join(format!("linked/r{round}-f{f}.txt"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, format!("linked {round} {f}\n")).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1000 + round * 150));
+        drop(w); // SIGKILL
+        let fsck = env.git_output(&["fsck", "--full", "--no-progress"]);
+        assert!(
+            fsck.status.success(),
+            "fsck: {}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
+        for f in 0..4 {
+            assert_eq!(
+                env.read(&format!("main/r{round}-f{f}.txt")),
+                format!("main {round} {f}\n")
+            );
+            let p = linked.join(format!("linked/r{round}-f{f}.txt"));
+            assert_eq!(
+                std::fs::read_to_string(p).unwrap(),
+                format!("linked {round} {f}\n")
+            );
+        }
+        assert!(
+            !env.path(".git/index.lock").exists(),
+            "a lock was left in the main checkout"
+        );
+        assert!(
+            !env.path(".git/worktrees/linked/index.lock").exists(),
+            "a lock was left in the linked worktree"
+        );
+        env.git_in(&linked, &["status", "--porcelain"]);
+    }
+    let linked_files = env.git_in(&linked, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        !linked_files.contains("main/"),
+        "the linked branch holds main's files:\n{linked_files}"
+    );
+    let main_files = env.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        !main_files.contains("linked/"),
+        "the main branch holds the linked files:\n{main_files}"
+    );
+}
