@@ -37,8 +37,11 @@ templates = "spec-kit/templates"
 implementation = ["src/**"]
 
 [agent]
-# tmux target that receives nudges, or "auto" for the panes working in this repository.
+# tmux target that receives nudges, or "auto" for the agents of the worktree concerned: panes
+# marked with `gate agents mark`, or running one of the CLIs below (never plain shells).
 target = "auto"
+# Programs that make a pane an agent.
+clis = ["claude", "codex", "gemini", "aider"]
 # Where escalations go.
 orchestrator = "orchestrator:0"
 # Minimum time between two nudges for the same rule and pane.
