@@ -20,6 +20,9 @@ pub struct TeamPane {
     pub dead: bool,
     /// `#{pane_current_command}`.
     pub command: String,
+    /// The pid of the pane's first process (what tmux started: the agent's program, or the
+    /// shell running a compound command line).
+    pub pid: u32,
     /// Unix time of the window's last output.
     pub activity: Option<i64>,
 }
@@ -46,6 +49,7 @@ pub fn list(tmux: &Tmux, session: &str) -> Result<Vec<TeamPane>, TmuxError> {
         "pane_dead",
         "pane_current_command",
         "window_activity",
+        "pane_pid",
     ];
     let format = fields
         .iter()
@@ -65,7 +69,7 @@ pub fn list(tmux: &Tmux, session: &str) -> Result<Vec<TeamPane>, TmuxError> {
         .lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.splitn(fields.len(), SEP).collect();
-            let [id, window, mark, briefed, dead, command, activity] = f[..] else {
+            let [id, window, mark, briefed, dead, command, activity, pid] = f[..] else {
                 return None;
             };
             Some(TeamPane {
@@ -76,6 +80,7 @@ pub fn list(tmux: &Tmux, session: &str) -> Result<Vec<TeamPane>, TmuxError> {
                 dead: dead == "1",
                 command: command.to_owned(),
                 activity: activity.trim().parse().ok(),
+                pid: pid.trim().parse().unwrap_or(0),
             })
         })
         .collect())
@@ -178,9 +183,25 @@ pub fn attach_command(tmux: &Tmux, session: &str) -> String {
 /// Shells an agent may have exited to (a command line that ends in a shell).
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "fish", "ksh", "tcsh", "csh"];
 
-/// Whether the pane now runs a plain shell although the agent's command is a single program
-/// that is not one: the agent exited and left a shell behind.
-pub fn exited_to_shell(pane_command: &str, agent_command: &str) -> bool {
+/// The kernel's name of process `pid` (`/proc/PID/comm`: a script is named after its file,
+/// where tmux's `pane_current_command` would say `sh`).
+pub fn process_name(pid: u32) -> Option<String> {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(name.trim_end().to_owned()).filter(|n| !n.is_empty())
+}
+
+/// Whether process `pid` has child processes (`true` when the kernel does not say: a shell
+/// running the agent is never taken for one left behind on a guess).
+pub fn has_children(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map_or(true, |c| !c.trim().is_empty())
+}
+
+/// Whether the pane's first process is now a plain shell (`process` is its kernel name)
+/// although the agent's command is a single program that is not one: the agent exec'd a shell
+/// or was replaced by one. A compound command line runs under a shell anyway and is not judged.
+pub fn exited_to_shell(process: &str, agent_command: &str) -> bool {
+    let pane_command = process;
     let compound = agent_command.contains([';', '&', '|', '\n', '(', '`', '$']);
     let program = shlex::split(agent_command)
         .and_then(|w| w.into_iter().find(|w| !w.contains('=') && w != "exec"))

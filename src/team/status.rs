@@ -74,7 +74,15 @@ pub fn gather(team: &Team, tmux: &Tmux, now: i64) -> Result<TeamStatus, TeamErro
         let state = match pane {
             None => "missing",
             Some(p) if p.dead => "dead",
-            Some(p) if panes::exited_to_shell(&p.command, &agent.command) => "shell",
+            // A shell with no child: the agent's program is gone and left a shell (a shell
+            // running the agent, as `sh -c` does, has the agent as its child).
+            Some(p)
+                if panes::process_name(p.pid)
+                    .is_some_and(|n| panes::exited_to_shell(&n, &agent.command))
+                    && !panes::has_children(p.pid) =>
+            {
+                "shell"
+            }
             Some(_) => "alive",
         };
         agents.push(AgentStatus {

@@ -12,3 +12,4 @@ mod project;
 mod schedule;
 mod send;
 mod server;
+mod team;

@@ -1,0 +1,341 @@
+//! `gate team`: up (worktrees, windows, marks, one brief per agent), status (alive or dead),
+//! down (work preserved, no process left), against a real tmux server, real linked worktrees
+//! and fake agents that record every line they receive.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::server::{Server, stderr, stdout, wait_for};
+
+/// A fake agent CLI: says it is ready, records its pid, then appends every line it receives
+/// to the file named by its first argument.
+const FAKE_AGENT: &str = r#"#!/bin/sh
+out="$1"
+echo $$ > "$out.pid"
+stty -echo -icanon -isig -ixon
+printf 'fake agent ready\n'
+while IFS= read -r line; do printf '%s\n' "$line" >> "$out"; done
+"#;
+
+/// A team in `<temp>/work` (a git repository with one commit on main); stops the watcher
+/// `team up` started when the test ends.
+struct Team<'s> {
+    server: &'s Server,
+    root: PathBuf,
+}
+
+impl Drop for Team<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .server
+            .gate(&["watch", "--stop"])
+            .current_dir(&self.root)
+            .output();
+    }
+}
+
+impl<'s> Team<'s> {
+    fn new(server: &'s Server) -> Team<'s> {
+        let root = server.dir().join("work").canonicalize().unwrap();
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+        let fake = server.dir().join("fake-agent");
+        std::fs::write(&fake, FAKE_AGENT).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        Team { server, root }
+    }
+
+    /// The command line of the fake agent `name`.
+    fn agent(&self, name: &str) -> String {
+        format!(
+            "{} {}",
+            self.server.dir().join("fake-agent").display(),
+            self.out(name).display()
+        )
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.server.dir().join(format!("{name}.out"))
+    }
+
+    fn received(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out(name)).unwrap_or_default()
+    }
+
+    fn pid(&self, name: &str) -> u32 {
+        let path = self.out(name).with_extension("out.pid");
+        std::fs::read_to_string(path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// A pm and two engineers (features "User auth" and "Search box"), as team.toml.
+    fn write_file(&self) {
+        let text = format!(
+            "session = \"shop\"\n\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\n\
+             [[agent]]\nname = \"ann\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"User auth\"\n\n\
+             [[agent]]\nname = \"bob\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Search box\"\nbrief = \"Keep the box small.\"\n",
+            self.agent("pm"),
+            self.agent("ann"),
+            self.agent("bob")
+        );
+        std::fs::write(self.root.join("team.toml"), text).unwrap();
+    }
+
+    fn gate(&self, args: &[&str]) -> std::process::Output {
+        self.server
+            .gate(args)
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.gate(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    }
+
+    /// `gate team up --json`, with every brief delivered.
+    fn up(&self) -> serde_json::Value {
+        self.json(&["team", "up", "--json"])
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn count(text: &str, line: &str) -> usize {
+    text.lines().filter(|l| *l == line).count()
+}
+
+fn agent<'v>(report: &'v serde_json::Value, name: &str) -> &'v serde_json::Value {
+    report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no agent {name} in {report:#}"))
+}
+
+#[test]
+fn team_up_puts_each_engineer_in_its_own_worktree_and_briefs_each_agent_once() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    let report = team.up();
+    let worktrees = team.root.parent().unwrap().join("work-worktrees");
+    for (name, dir) in [("ann", "001-user-auth"), ("bob", "002-search-box")] {
+        let a = agent(&report, name);
+        assert_eq!(a["window"], "started", "{report:#}");
+        assert_eq!(a["brief"], "delivered", "{report:#}");
+        let root = worktrees.join(dir);
+        assert_eq!(a["root"], root.to_str().unwrap());
+        let branch = format!("feature/{dir}");
+        assert_eq!(a["branch"], branch.as_str());
+        assert_eq!(git(&root, &["branch", "--show-current"]).trim(), branch);
+        assert!(root.join(format!("specs/{dir}/spec.md")).is_file());
+    }
+    assert_eq!(agent(&report, "pm")["root"], team.root.to_str().unwrap());
+    // The main checkout: still on main, nothing in it but the team file.
+    assert_eq!(
+        git(&team.root, &["branch", "--show-current"]).trim(),
+        "main"
+    );
+    assert_eq!(git(&team.root, &["status", "--short"]), "?? team.toml\n");
+    // Each agent heard its brief: name, role, its pm, its feature and spec, the workflow.
+    for (name, header) in [
+        ("pm", "You are pm, the project manager of team shop."),
+        ("ann", "You are ann, the engineer of team shop."),
+        ("bob", "You are bob, the engineer of team shop."),
+    ] {
+        wait_for(|| count(&team.received(name), header) == 1, "the brief");
+    }
+    let ann = team.received("ann");
+    assert!(ann.contains("gate send shop:pm"), "{ann}");
+    assert!(ann.contains("specs/001-user-auth/spec.md"), "{ann}");
+    assert!(
+        ann.contains("gate check") && ann.contains("gate schedule"),
+        "{ann}"
+    );
+    assert!(team.received("bob").contains("Keep the box small."));
+    let pm = team.received("pm");
+    assert!(pm.contains("ann (engineer, feature \"User auth\")"), "{pm}");
+    // Each window is named after its agent, and its pane is marked as that agent.
+    let panes = server.tmux(&[
+        "list-panes",
+        "-s",
+        "-t",
+        "shop",
+        "-F",
+        "#{window_name} #{@gate-agent} #{@gate-role}",
+    ]);
+    assert_eq!(panes, "pm pm pm\nann ann engineer\nbob bob engineer\n");
+
+    // A second up adds nothing and briefs nobody again.
+    let again = team.up();
+    for name in ["pm", "ann", "bob"] {
+        assert_eq!(agent(&again, name)["window"], "existing", "{again:#}");
+        assert!(agent(&again, name)["brief"].is_null(), "{again:#}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        count(
+            &team.received("ann"),
+            "You are ann, the engineer of team shop."
+        ),
+        1
+    );
+    let windows = server.tmux(&["list-windows", "-t", "shop", "-F", "#{window_name}"]);
+    assert_eq!(windows.lines().count(), 3, "{windows}");
+    let listed = git(&team.root, &["worktree", "list"]);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+}
+
+#[test]
+fn a_killed_agent_shows_as_dead_and_the_others_alive() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    team.up();
+    let status = team.json(&["team", "status", "--json"]);
+    for name in ["pm", "ann", "bob"] {
+        assert_eq!(agent(&status, name)["state"], "alive", "{status:#}");
+    }
+    let ann = agent(&status, "ann");
+    assert_eq!(ann["branch"], "feature/001-user-auth");
+    assert_eq!(ann["phase"], "specify");
+    assert_eq!(ann["reports_to"], "pm");
+    unsafe { libc::kill(team.pid("ann") as i32, libc::SIGKILL) };
+    wait_for(
+        || agent(&team.json(&["team", "status", "--json"]), "ann")["state"] == "dead",
+        "ann to show as dead",
+    );
+    let status = team.json(&["team", "status", "--json"]);
+    assert_eq!(agent(&status, "ann")["alive"], false);
+    assert_eq!(agent(&status, "bob")["state"], "alive");
+    // A second up leaves the dead agent's window for a person to look at; it is not re-briefed.
+    let again = team.up();
+    assert_eq!(agent(&again, "ann")["window"], "existing");
+}
+
+#[test]
+fn team_down_preserves_uncommitted_work_and_leaves_no_process() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    team.up();
+    let pids: Vec<u32> = ["pm", "ann", "bob"].iter().map(|n| team.pid(n)).collect();
+    let bob = team
+        .root
+        .parent()
+        .unwrap()
+        .join("work-worktrees/002-search-box");
+    std::fs::write(bob.join("notes.txt"), "half done\n").unwrap();
+    let out = team.gate(&["team", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The file is in a commit on bob's branch, or in a snapshot: either way, in git.
+    let committed = git(&bob, &["log", "--format=%H", "-1", "--", "notes.txt"]);
+    let snapshots = git(
+        &team.root,
+        &["for-each-ref", "--format=%(refname)", "refs/gate/"],
+    );
+    let in_snapshot = snapshots.lines().any(|r| {
+        Command::new("git")
+            .args(["cat-file", "-e", &format!("{r}:notes.txt")])
+            .current_dir(&bob)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(
+        !committed.trim().is_empty() || in_snapshot,
+        "notes.txt was not preserved"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bob.join("notes.txt")).unwrap(),
+        "half done\n"
+    );
+    // No session, no agent process; the worktrees and branches stay.
+    let has = server.tmux_output(&["has-session", "-t", "=shop"]);
+    assert!(!has.status.success(), "the session is still there");
+    for pid in pids {
+        wait_for(
+            || !Path::new(&format!("/proc/{pid}")).exists(),
+            "the agent to exit",
+        );
+    }
+    assert!(bob.is_dir());
+    assert_eq!(
+        git(&team.root, &["branch", "--list", "feature/*"])
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn bad_team_files_name_file_line_and_column() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    for (text, at, says) in [
+        (
+            "session = \"shop\"\n[[agent]]\nname = \"pm\"\nrole = \"boss\"\ncommand = \"x\"\n",
+            "team.toml:4:8:",
+            "unknown variant",
+        ),
+        (
+            "session = \"shop\"\n[[agent]]\nname = \"pm\"\nrole = \"pm\"\ncomand = \"x\"\n",
+            "team.toml:5:1:",
+            "comand",
+        ),
+        (
+            "session = \"a b\"\n[[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"x\"\n",
+            "team.toml:1:11:",
+            "tmux name",
+        ),
+        (
+            "session = \"s\"\n[[agent]]\nname = \"e\"\nrole = \"engineer\"\ncommand = \"x\"\npm = \"nobody\"\n",
+            "team.toml:6:6:",
+            "nobody",
+        ),
+    ] {
+        std::fs::write(team.root.join("team.toml"), text).unwrap();
+        let out = team.gate(&["team", "up"]);
+        assert_eq!(out.status.code(), Some(2), "{text}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{}/{at}", team.root.display())),
+            "{err}"
+        );
+        assert!(err.contains(says), "{err}");
+    }
+    std::fs::remove_file(team.root.join("team.toml")).unwrap();
+    let out = team.gate(&["team", "status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("team.toml does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was started for a bad file.
+    assert!(
+        !server
+            .tmux_output(&["has-session", "-t", "=shop"])
+            .status
+            .success()
+    );
+}
