@@ -193,8 +193,10 @@ fn fast_forward_tags_merges_and_switches_to_main() {
     assert_eq!(env.branch(), "main");
     assert_eq!(env.git(&["status", "--porcelain"]), "");
     assert!(env.exists("debug.log"));
-    let log = stdout(&env.gate(&["log", "-n", "1"]));
+    // The finish, then the switch to main it made.
+    let log = stdout(&env.gate(&["log", "-n", "2"]));
     assert_contains(&log, &["finish", BRANCH, &tip[..10], &tag, "fast-forward"]);
+    assert_contains(&log, &["checkout", "gate finish: from"]);
 }
 
 #[test]
