@@ -98,9 +98,10 @@ pub fn open(
 ) -> Result<String, TmuxError> {
     let cwd = cwd.to_string_lossy();
     let target = format!("={session}:");
+    let window = format!("={session}:={name}");
     let format = "#{pane_id}";
-    let args: Vec<&str> = if new_session {
-        let mut a = vec![
+    let mut args: Vec<&str> = if new_session {
+        vec![
             "new-session",
             "-d",
             "-s",
@@ -111,28 +112,29 @@ pub fn open(
             "200",
             "-y",
             "50",
-        ];
-        a.extend(["-c", &cwd, "-P", "-F", format, command]);
-        a
-    } else {
-        vec![
-            "new-window",
-            "-d",
-            "-t",
-            &target,
-            "-n",
-            name,
-            "-c",
-            &cwd,
-            "-P",
-            "-F",
-            format,
-            command,
         ]
+    } else {
+        vec!["new-window", "-d", "-t", &target, "-n", name]
     };
+    // tmux ends a command at an argument's trailing `;`; a space keeps it the shell's.
+    let command = if command.ends_with(';') {
+        format!("{command} ")
+    } else {
+        command.to_owned()
+    };
+    args.extend(["-c", &cwd, "-P", "-F", format, &command]);
+    // In the same command list, so the server sets it before it can see a quick program exit:
+    // the window is kept, and `team status` can say the agent died instead of losing it.
+    args.extend([
+        ";",
+        "set-option",
+        "-w",
+        "-t",
+        &window,
+        "remain-on-exit",
+        "on",
+    ]);
     let id = tmux.run(&args)?.trim().to_owned();
-    // Kept after exit, so `team status` can say the agent died (and how) instead of losing it.
-    let _ = tmux.run(&["set-option", "-w", "-t", &id, "remain-on-exit", "on"]);
     Ok(id)
 }
 

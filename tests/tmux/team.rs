@@ -339,3 +339,145 @@ fn bad_team_files_name_file_line_and_column() {
             .success()
     );
 }
+
+#[test]
+fn a_window_that_is_gone_is_started_again_by_the_next_up() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    team.up();
+    let header = "You are ann, the engineer of team shop.";
+    wait_for(|| count(&team.received("ann"), header) == 1, "the brief");
+    server.tmux(&["kill-window", "-t", "=shop:ann"]);
+    let again = team.up();
+    assert_eq!(agent(&again, "ann")["window"], "started", "{again:#}");
+    assert_eq!(agent(&again, "ann")["brief"], "delivered", "{again:#}");
+    assert_eq!(agent(&again, "bob")["window"], "existing", "{again:#}");
+    // The new program heard its brief; bob did not hear his twice.
+    wait_for(
+        || count(&team.received("ann"), header) == 2,
+        "the new brief",
+    );
+    assert_eq!(
+        count(
+            &team.received("bob"),
+            "You are bob, the engineer of team shop."
+        ),
+        1
+    );
+}
+
+#[test]
+fn an_existing_branch_and_another_repository_get_worktrees_of_their_own() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    git(&team.root, &["branch", "feature/001-cart"]);
+    let other = server.dir().join("backend");
+    std::fs::create_dir_all(&other).unwrap();
+    git(&other, &["init", "-q", "-b", "main"]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+    let _watcher = Team {
+        server: &server,
+        root: other.canonicalize().unwrap(),
+    };
+    let text = format!(
+        "session = \"shop\"\n\
+         [[agent]]\nname = \"cat\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"001-cart\"\n\
+         [[agent]]\nname = \"dan\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Orders API\"\nrepo = \"../backend\"\n",
+        team.agent("cat"),
+        team.agent("dan")
+    );
+    std::fs::write(team.root.join("team.toml"), text).unwrap();
+    let report = team.up();
+    let cat = agent(&report, "cat");
+    assert_eq!(cat["place"], "worktree", "{report:#}");
+    assert_eq!(cat["branch"], "feature/001-cart");
+    let dan = agent(&report, "dan");
+    assert_eq!(dan["place"], "specified", "{report:#}");
+    let dan_root = server
+        .dir()
+        .canonicalize()
+        .unwrap()
+        .join("backend-worktrees/001-orders-api");
+    assert_eq!(dan["root"], dan_root.to_str().unwrap());
+    assert_eq!(
+        git(&team.root, &["branch", "--show-current"]).trim(),
+        "main"
+    );
+    assert_eq!(git(&other, &["branch", "--show-current"]).trim(), "main");
+    // A watcher covers each repository.
+    for repo in [&team.root, &other] {
+        let out = server
+            .gate(&["watch", "--status", "--json"])
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(status["running"], true, "{status:#}");
+    }
+    // The brief tells dan (no pm, no orchestrator) that nobody in the team is above it.
+    wait_for(
+        || team.received("dan").contains("feature/001-orders-api"),
+        "dan's brief",
+    );
+    assert!(
+        team.received("dan")
+            .contains("You report to the person who started the team.")
+    );
+}
+
+#[test]
+fn down_removes_only_worktrees_whose_feature_is_merged_and_clean() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    team.up();
+    let worktrees = team.root.parent().unwrap().join("work-worktrees");
+    let ann = worktrees.join("001-user-auth");
+    git(&ann, &["add", "-A"]);
+    git(&ann, &["commit", "-q", "-m", "spec"]);
+    git(
+        &team.root,
+        &["merge", "-q", "--ff-only", "feature/001-user-auth"],
+    );
+    let report = team.json(&["team", "down", "--remove-worktrees", "--json"]);
+    let removals = report["worktrees"].as_array().unwrap();
+    assert_eq!(removals.len(), 2, "{report:#}");
+    assert!(
+        !ann.exists(),
+        "the merged, clean worktree stays: {report:#}"
+    );
+    let bob = worktrees.join("002-search-box");
+    assert!(bob.is_dir(), "an unmerged worktree was removed");
+    let kept = removals.iter().find(|r| r["removed"] == false).unwrap();
+    assert!(
+        kept["kept_because"]
+            .as_str()
+            .unwrap()
+            .contains("not merged"),
+        "{report:#}"
+    );
+    assert!(git(&team.root, &["branch", "--list", "feature/001-user-auth"]).contains("001"));
+}
+
+#[test]
+fn an_agent_whose_program_exits_is_reported_and_not_briefed() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    std::fs::write(
+        team.root.join("team.toml"),
+        "session = \"shop\"\nready_timeout = 5\n[[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let out = team.gate(&["team", "up", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pm = agent(&report, "pm");
+    assert!(pm["brief"].is_null(), "{report:#}");
+    assert!(
+        pm["problem"].as_str().unwrap().contains("exited"),
+        "{report:#}"
+    );
+    let status = team.json(&["team", "status", "--json"]);
+    assert_eq!(agent(&status, "pm")["state"], "dead", "{status:#}");
+}
