@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gate::registry::Registry;
 use gate::status::{self, ProjectStatus, human_age};
-use gate::tmux::{Pane, Tmux};
+use gate::tmux::Tmux;
 use serde::Serialize;
 
 use crate::project::Project;
@@ -42,6 +42,9 @@ struct AgentView {
     pane: String,
     target: String,
     command: String,
+    /// Who works there (`gate agents`), and why gate counts the pane as an agent.
+    name: String,
+    why: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     peek: Option<Vec<String>>,
 }
@@ -275,8 +278,8 @@ fn render_one(ui: &Ui, s: &ProjectStatus, agents: &[AgentView]) -> std::io::Resu
     }
     for a in agents {
         ui.line(format!(
-            "  {:<10} {} {} ({})",
-            "agent", a.target, a.pane, a.command
+            "  {:<10} {} {} ({}, {})",
+            "agent", a.target, a.pane, a.name, a.command
         ))?;
         for line in a.peek.iter().flatten() {
             ui.line(format!("  {:<10}   {} {line}", "", ui.dim("│")))?;
@@ -301,15 +304,14 @@ fn agents_of(project: &Project, root: &Path, peek: Option<usize>) -> Vec<AgentVi
     let Ok(found) = gate::agents::discover(&tmux, &project.config, &roots) else {
         return Vec::new();
     };
-    let panes: Vec<Pane> = found
+    found
         .agents
         .into_iter()
         .filter(|a| configured || a.worktree.as_deref() == Some(canonical.as_path()))
-        .map(|a| a.pane)
-        .collect();
-    panes
-        .into_iter()
-        .map(|p| AgentView {
+        .map(|a| (a.name, a.why.kind(), a.pane))
+        .map(|(name, why, p)| AgentView {
+            name,
+            why,
             peek: peek.map(|n| {
                 let text = tmux.capture(&p, n.max(1) * 4).unwrap_or_default();
                 let lines: Vec<String> = text

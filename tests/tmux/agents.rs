@@ -270,3 +270,39 @@ fn a_mark_is_kept_literally() {
         assert_eq!(all["agents"][0]["role"], "a;");
     }
 }
+
+/// `gate status` shares the one discovery: in a linked worktree it shows that worktree's
+/// agents only, with their names, and never a plain shell.
+#[test]
+fn gate_status_shows_the_agents_of_its_own_worktree() {
+    let server = Server::new();
+    let root = repo(&server);
+    let linked = server.dir().join("linked");
+    git(
+        &root,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feature/001-a",
+            linked.to_str().unwrap(),
+        ],
+    );
+    let linked = linked.canonicalize().unwrap();
+    server.session("team", Agent::Lines);
+    let here = server.window("team", "eng-a", Agent::Lines, Some(&linked));
+    server.mark(&here, "eng-a");
+    server.window("team", "shell", Agent::Lines, Some(&linked));
+    server.window("team", "main-agent", Agent::Claude, Some(&root));
+    let mut cmd = server.gate(&["status", "--json"]);
+    cmd.current_dir(&linked);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let agents = status["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1, "{status:#}");
+    assert_eq!(agents[0]["pane"], here.id.as_str());
+    assert_eq!(agents[0]["name"], "eng-a");
+    assert_eq!(agents[0]["why"], "marked");
+}
