@@ -12,6 +12,9 @@ use crate::units::{ByteSize, HumanDuration};
 /// The file name gate reads at the repository root.
 pub const FILE_NAME: &str = ".gate.toml";
 
+/// Larger than this, `.gate.toml` is refused unread.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -287,6 +290,21 @@ impl Config {
                 message: format!("{e}; replace it with a TOML file"),
             });
         }
+        // A committed multi-gigabyte file would be read by every hook and every reload.
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.len() > MAX_BYTES
+        {
+            return Err(ConfigError::Invalid {
+                path,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the file is {} bytes; a .gate.toml is a few hundred (at most {MAX_BYTES}): \
+                     replace it with the settings you mean",
+                    meta.len()
+                ),
+            });
+        }
         match std::fs::read(&path) {
             Ok(bytes) => Self::parse(&path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
@@ -437,6 +455,18 @@ mod tests {
     fn non_utf8_is_an_error_not_a_panic() {
         let e = Config::parse(Path::new("x"), b"[spec]\ndir = \"\xff\"\n").unwrap_err();
         assert!(e.to_string().starts_with("x:2:8:"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "# padding\n".repeat(120_000);
+        std::fs::write(dir.path().join(FILE_NAME), big).unwrap();
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(".gate.toml:1:1: the file is 1200000 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
