@@ -184,6 +184,27 @@ impl Team {
                     ));
                 }
             }
+            if let Some(f) = &a.feature
+                && let Some(twin) =
+                    raw.agent
+                        .iter()
+                        .take_while(|b| !std::ptr::eq(*b, a))
+                        .find(|b| {
+                            b.feature.as_ref().map(|g| g.get_ref().trim())
+                                == Some(f.get_ref().trim())
+                                && b.repo.as_ref().map(|r| r.get_ref())
+                                    == a.repo.as_ref().map(|r| r.get_ref())
+                        })
+            {
+                return Err(invalid(
+                    f.span().start,
+                    format!(
+                        "{} already works on feature {:?}; give each engineer its own feature (one worktree each)",
+                        twin.name.get_ref(),
+                        f.get_ref().trim()
+                    ),
+                ));
+            }
             let repo = match &a.repo {
                 Some(r) => {
                     let dir = base.join(r.get_ref());
@@ -367,6 +388,14 @@ mod tests {
         );
         let e = error("session = \"a:b\"\n[[agent]]\nname=\"x\"\nrole=\"pm\"\ncommand=\"c\"\n");
         assert!(e.starts_with("/r/team.toml:1:11: "), "{e}");
+        let twins = format!(
+            "{GOOD}[[agent]]\nname = \"bo\"\nrole = \"engineer\"\ncommand = \"c\"\nfeature = \"User auth\"\n"
+        );
+        let e = error(&twins);
+        assert!(
+            e.starts_with("/r/team.toml:20:11: ") && e.contains("ann already works"),
+            "{e}"
+        );
         let e = error("session = \"s\"\n");
         assert!(e.contains("no agents"), "{e}");
         let e = error(

@@ -47,6 +47,18 @@ pub enum TeamError {
     Git(#[from] crate::repo::cli::CliError),
     #[error("agent {agent}: {message}")]
     Place { agent: String, message: String },
+    #[error(
+        "another `gate team` command is working on team {session} (lock {}); wait for it, or \
+         remove the lock if no gate process is running",
+        path.display()
+    )]
+    Busy { session: String, path: PathBuf },
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot preserve the work in {}; nothing was stopped", root.display())]
     Preserve {
         root: PathBuf,
@@ -59,5 +71,43 @@ impl TeamError {
     /// A mistake in the team file (exit 2), as opposed to a failure on the way.
     pub fn is_usage(&self) -> bool {
         matches!(self, TeamError::Missing { .. } | TeamError::Invalid { .. })
+    }
+}
+
+/// Holds one team's lock: two `up`s at once would both miss a feature's worktree and make it
+/// twice (as two features), and two windows per agent; `down` must not race an `up`.
+pub fn lock(team: &Team, wait: std::time::Duration) -> Result<std::fs::File, TeamError> {
+    let state = team
+        .agents
+        .first()
+        .and_then(|a| crate::repo::Repo::discover(&a.repo).ok())
+        .map_or_else(std::env::temp_dir, |r| r.state_dir());
+    let path = state.join(format!("team-{}.flock", team.session));
+    let io = |source| TeamError::Lock {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&state).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(TeamError::Busy {
+                    session: team.session.clone(),
+                    path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
     }
 }

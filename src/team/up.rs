@@ -74,6 +74,7 @@ pub fn run(
     options: &UpOptions,
 ) -> Result<UpReport, TeamError> {
     let started = Instant::now();
+    let _lock = super::lock(team, Duration::from_secs(60))?;
     // Places first: a failure here (a worktree that cannot be made) stops before any window.
     let mut places: Vec<(Place, Made)> = Vec::new();
     for agent in &team.agents {

@@ -481,3 +481,45 @@ fn an_agent_whose_program_exits_is_reported_and_not_briefed() {
     let status = team.json(&["team", "status", "--json"]);
     assert_eq!(agent(&status, "pm")["state"], "dead", "{status:#}");
 }
+
+/// Two `up`s at once: without the team lock both missed the worktrees and both ran `gate
+/// specify` for each feature; one failed on the branch the other had just made (and two windows
+/// per agent were possible).
+#[test]
+fn two_ups_at_once_start_the_team_once() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    let spawn = || {
+        team.server
+            .gate(&["team", "up", "--json"])
+            .current_dir(&team.root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let windows = server.tmux(&["list-windows", "-t", "shop", "-F", "#{window_name}"]);
+    assert_eq!(windows, "pm\nann\nbob\n");
+    let listed = git(&team.root, &["worktree", "list"]);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    for (name, header) in [
+        ("ann", "You are ann, the engineer of team shop."),
+        ("bob", "You are bob, the engineer of team shop."),
+    ] {
+        wait_for(|| count(&team.received(name), header) == 1, "the brief");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        count(
+            &team.received("ann"),
+            "You are ann, the engineer of team shop."
+        ),
+        1
+    );
+}
