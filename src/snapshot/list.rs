@@ -88,28 +88,11 @@ fn entry(repo: &Repo, s: &refs::Snapshot) -> Result<Entry, CommitError> {
 
 /// `M path` lines of what `new` changes against `old`.
 pub fn changed_files(repo: &Repo, old: Option<Oid>, new: Oid) -> Result<Vec<String>, CommitError> {
-    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-    let old = old.map_or_else(|| EMPTY_TREE.to_owned(), |o| o.to_string());
-    let out = crate::repo::cli::git_ok(
-        repo.root(),
-        [
-            "diff-tree",
-            "-r",
-            "-z",
-            "--no-renames",
-            "--name-status",
-            &old,
-            &new.to_string(),
-        ],
-        None,
-    )?;
-    let mut files = Vec::new();
-    let mut fields = out.stdout.split(|&b| b == 0).filter(|f| !f.is_empty());
-    while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
-        let letter = status.first().map_or('M', |&b| b as char);
-        files.push(format!("{letter} {}", String::from_utf8_lossy(path)));
-    }
-    Ok(files)
+    Ok(repo
+        .tree_changed_paths(old, new)?
+        .into_iter()
+        .map(|(status, path)| format!("{} {}", status as char, String::from_utf8_lossy(&path)))
+        .collect())
 }
 
 /// A commit gate wrote as a snapshot (not the user's own commit, which may also be a parent).
