@@ -33,6 +33,43 @@ pub fn command_of(input: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The files a tool call is about to write: Claude Code's Write, Edit and MultiEdit
+/// (`tool_input.file_path`) and Codex's patch tool (`*** Add File:` / `*** Update File:` lines
+/// of its patch). `None` for any other tool.
+pub fn edited_paths(input: &str) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_str(input).ok()?;
+    let tool = v.get("tool_name")?.as_str()?;
+    let args = v.get("tool_input")?;
+    match tool {
+        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
+            let path = args
+                .get("file_path")
+                .or_else(|| args.get("notebook_path"))?
+                .as_str()?;
+            Some(vec![path.to_owned()])
+        }
+        "apply_patch" | "ApplyPatch" => {
+            let patch = ["input", "patch", "command"]
+                .iter()
+                .find_map(|k| args.get(*k).and_then(Value::as_str))?;
+            Some(
+                patch
+                    .lines()
+                    .filter_map(|l| {
+                        l.strip_prefix("*** Add File: ")
+                            .or_else(|| l.strip_prefix("*** Update File: "))
+                    })
+                    .map(|p| p.trim().to_owned())
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The matcher of the file-edit guard in the agents' settings.
+pub const EDIT_MATCHER: &str = "Write|Edit|MultiEdit|NotebookEdit|apply_patch";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("{} is not valid JSON ({source}); fix or move it, then run `gate init --agent-hooks` again", path.display())]
@@ -94,19 +131,26 @@ pub fn add_pre_tool_use(path: &Path, command: &str) -> Result<bool, SettingsErro
     let list = pre
         .as_array_mut()
         .ok_or_else(|| shape("\"PreToolUse\" is not a list"))?;
-    let present = list.iter().any(|m| {
-        m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
-            hs.iter()
-                .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
-        })
-    });
-    if present {
+    let mut added = false;
+    for matcher in ["Bash", EDIT_MATCHER] {
+        let present = list.iter().any(|m| {
+            m.get("matcher").and_then(Value::as_str) == Some(matcher)
+                && m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
+                    hs.iter()
+                        .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
+                })
+        });
+        if !present {
+            list.push(json!({
+                "matcher": matcher,
+                "hooks": [ { "type": "command", "command": command } ]
+            }));
+            added = true;
+        }
+    }
+    if !added {
         return Ok(false);
     }
-    list.push(json!({
-        "matcher": "Bash",
-        "hooks": [ { "type": "command", "command": command } ]
-    }));
     let mut text = serde_json::to_string_pretty(&root).expect("JSON values serialise");
     text.push('\n');
     write_atomically(path, &text).map_err(|source| SettingsError::Io {
@@ -218,6 +262,25 @@ mod tests {
         ] {
             assert_eq!(verdict(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn reads_the_files_a_tool_call_would_write() {
+        let write =
+            r#"{"tool_name":"Write","tool_input":{"file_path":"/r/src/a.rs","content":"x"}}"#;
+        assert_eq!(edited_paths(write), Some(vec!["/r/src/a.rs".to_owned()]));
+        let patch = r#"{"tool_name":"apply_patch","tool_input":{"input":"*** Begin Patch\n*** Update File: src/b.rs\n@@\n*** Add File: specs/001-x/spec.md\n*** End Patch"}}"#;
+        assert_eq!(
+            edited_paths(patch),
+            Some(vec![
+                "src/b.rs".to_owned(),
+                "specs/001-x/spec.md".to_owned()
+            ])
+        );
+        assert_eq!(
+            edited_paths(r#"{"tool_name":"Bash","tool_input":{"command":"ls"}}"#),
+            None
+        );
     }
 
     #[test]

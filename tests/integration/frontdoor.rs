@@ -141,3 +141,50 @@ fn committed_agent_settings_hold_no_machine_specific_path() {
     assert!(!text.contains("codex_hooks"), "{text}");
     assert_contains(&text, &["trust"]);
 }
+
+fn guard(env: &TestEnv, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = env
+        .gate_command(&env.root)
+        .arg("guard")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_guard_refuses_edits_of_code_before_the_spec_gate_and_allows_specs() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init", "--agent-hooks"]), 0);
+    assert_contains(
+        &env.read(".claude/settings.json"),
+        &["Write|Edit|MultiEdit"],
+    );
+    assert_exit(&env.gate(&["specify", "Edits"]), 0);
+    let code = format!(
+        r#"{{"tool_name":"Write","tool_input":{{"file_path":"{}/src/lib.rs","content":"x"}}}}"#,
+        env.root.display()
+    );
+    let out = guard(&env, &code);
+    assert_exit(&out, 2);
+    assert_contains(
+        &all(&out),
+        &["refuses this edit of src/lib.rs", "implementation-gate"],
+    );
+    let spec = r#"{"tool_name":"Edit","tool_input":{"file_path":"specs/001-edits/spec.md"}}"#;
+    assert_exit(&guard(&env, spec), 0);
+    let patch = r#"{"tool_name":"apply_patch","tool_input":{"input":"*** Begin Patch\n*** Add File: src/new.rs\n+x\n*** End Patch"}}"#;
+    assert_exit(&guard(&env, patch), 2);
+    // Once spec, plan and tasks are complete, code may be written.
+    env.complete_feature_on_branch();
+    assert_exit(&guard(&env, &code), 0);
+}
