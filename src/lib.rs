@@ -15,6 +15,7 @@ pub mod judge;
 pub mod layout;
 pub mod learnings;
 pub mod nudge;
+pub mod project_state;
 pub mod registry;
 pub mod repo;
 pub mod rules;

@@ -12,9 +12,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::events::{Event, EventLog};
-use crate::facts::{self, FeatureHint};
 use crate::repo::{Head, Repo};
-use crate::rules::{Code, Question, Rules, Violation};
+use crate::rules::{Code, Violation};
 use crate::spec::Phase;
 use crate::spec::markdown::TaskCount;
 use crate::watch::daemon;
@@ -113,15 +112,13 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
         Ok(c) => c,
         Err(e) => return ProjectStatus::unavailable(root, "error", e.to_string()),
     };
-    let question = Question::MayImplement {
-        branch_matters: true,
-    };
-    let (facts, _) = match facts::gather(&repo, &config, &FeatureHint::default(), question) {
-        Ok(f) => f,
+    // The one gatherer of project state (the watcher's check-ins and nudges use it too).
+    let state = match crate::project_state::gather(&repo, &config) {
+        Ok(s) => s,
         Err(e) => return ProjectStatus::unavailable(root, "error", e.to_string()),
     };
-    let violations = Rules::new(&config).evaluate(&facts);
-    let last_commit_age = repo.last_commit().map(|c| now - c.time);
+    let violations = &state.violations;
+    let last_commit_age = state.last_commit.as_ref().map(|(_, time)| now - time);
     // Changes gate can never auto-commit (files over the size limit, nested repositories) are
     // counted apart: "run gate snapshot" does nothing for them.
     let (dirty, never) = if dirty {
@@ -163,16 +160,15 @@ pub fn gather(root: &Path, now: i64, dirty: bool) -> ProjectStatus {
     let paths = daemon::Paths::in_dir(&repo.state_dir());
     let running = daemon::is_running(&paths);
     let status = daemon::read_status(&paths).filter(|_| running);
-    let feature = facts.feature.as_ref();
     ProjectStatus {
         root: repo.root().to_owned(),
         state: "ok",
         error: None,
-        branch: facts.head.branch().map(str::to_owned),
-        detached: matches!(facts.head, Head::Detached(_)),
-        feature: feature.map(|f| f.feature.name.clone()),
-        phase: feature.map(|f| f.phase()),
-        tasks: feature.and_then(|f| f.artifacts.last()?.analysis.as_ref().map(|a| a.tasks)),
+        branch: state.head.branch().map(str::to_owned),
+        detached: matches!(state.head, Head::Detached(_)),
+        feature: state.feature.clone(),
+        phase: state.phase,
+        tasks: state.tasks,
         rules,
         last_commit_age,
         dirty,

@@ -1,82 +1,15 @@
-//! The project's state as the watcher tells it to agents: gathered once (the same facts and
-//! rules as `gate check`, without the history walk), and rendered as one line for check-ins,
+//! The project's state as the watcher tells it to agents ([`crate::project_state`], the one
+//! gatherer `gate status` uses too), rendered as one line for check-ins,
 //! e.g. `branch feature/001-x, phase plan, tasks 3/10, last commit 12m ago, violations:
 //! implementation-gate`.
 
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::facts::{self, FactsError, FeatureHint};
-use crate::repo::{Head, Operation, Repo};
-use crate::rules::{Facts, Question, Rules, Violation};
+use crate::repo::Head;
 use crate::schedule::human;
-use crate::spec::markdown::TaskCount;
-use crate::spec::{ArtifactKind, Phase};
+use crate::spec::Phase;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectState {
-    pub head: Head,
-    pub operation: Operation,
-    pub phase: Option<Phase>,
-    /// Done and total, when the feature has a tasks file.
-    pub tasks: Option<TaskCount>,
-    /// HEAD's id and commit time (Unix seconds).
-    pub last_commit: Option<(String, i64)>,
-    /// What `gate check` would report now.
-    pub violations: Vec<Violation>,
-}
-
-impl ProjectState {
-    /// The fix of the first violation of `code`, else of the first violation at all.
-    pub fn fix_for(&self, code: &str) -> Option<&str> {
-        self.violations
-            .iter()
-            .find(|v| v.code.as_str() == code)
-            .or(self.violations.first())
-            .map(|v| v.fix.as_str())
-    }
-
-    pub fn violates(&self, code: &str) -> bool {
-        self.violations.iter().any(|v| v.code.as_str() == code)
-    }
-
-    /// The first violation of `code`.
-    pub fn violation(&self, code: &str) -> Option<&Violation> {
-        self.violations.iter().find(|v| v.code.as_str() == code)
-    }
-}
-
-/// Reads HEAD, the feature and its artifacts, and evaluates the rules.
-pub fn gather(repo: &Repo, config: &Config) -> Result<ProjectState, FactsError> {
-    let head = repo.head()?;
-    let resolved = facts::resolve_feature(repo, config, &FeatureHint::default(), head.branch())?;
-    let feature = match resolved {
-        Some((f, _)) => Some(facts::feature_facts(repo, f, false)?),
-        None => None,
-    };
-    let phase = feature.as_ref().map(|f| f.phase());
-    let tasks = feature.as_ref().and_then(|f| {
-        let a = f.artifact(ArtifactKind::Tasks);
-        a.analysis.as_ref().map(|an| an.tasks)
-    });
-    let facts = Facts {
-        head: head.clone(),
-        operation: repo.operation(),
-        feature,
-        question: Question::MayImplement {
-            branch_matters: true,
-        },
-    };
-    let violations = Rules::new(config).evaluate(&facts);
-    Ok(ProjectState {
-        head,
-        operation: facts.operation,
-        phase,
-        tasks,
-        last_commit: repo.last_commit().map(|c| (c.id, c.time)),
-        violations,
-    })
-}
+pub use crate::project_state::{ProjectState, gather};
 
 /// The state as one line; `now` in Unix seconds.
 pub fn line(state: &ProjectState, now: i64) -> String {
@@ -127,7 +60,9 @@ fn phase_name(phase: Phase) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Code, Subject};
+    use crate::repo::Operation;
+    use crate::rules::{Code, Subject, Violation};
+    use crate::spec::markdown::TaskCount;
 
     fn violation(code: Code, fix: &str) -> Violation {
         Violation {
@@ -143,6 +78,7 @@ mod tests {
     #[test]
     fn one_line_with_every_part() {
         let state = ProjectState {
+            feature: None,
             head: Head::Branch("feature/001-x".into()),
             operation: Operation::None,
             phase: Some(Phase::Plan),
@@ -169,6 +105,7 @@ mod tests {
     #[test]
     fn no_feature_no_commits_and_operations() {
         let state = ProjectState {
+            feature: None,
             head: Head::Unborn("main".into()),
             operation: Operation::Rebase,
             phase: None,
