@@ -89,6 +89,9 @@ pub struct Facts {
     pub implementation: (Vec<String>, usize, usize),
     pub identity: (Option<String>, Option<String>),
     pub registered: Result<bool, String>,
+    /// The agent settings files that run `gate guard`, and whether `gate` is on PATH (the
+    /// committed settings name no path, so each machine must have it there).
+    pub agent_guards: (Vec<String>, bool),
 }
 
 /// Gathers the facts for the repository at `repo`; `gate` is the running binary (what the
@@ -138,7 +141,18 @@ pub fn gather(repo: &Repo, gate: &Path) -> Facts {
     let tracked = crate::repo::status::tracked(&root).unwrap_or_default();
     let code = crate::layout::code_files(&tracked, &effective.spec.dir.to_string());
     let matched = crate::layout::count_matching(&globs, &code);
+    let guards: Vec<String> = [".claude/settings.json", ".codex/hooks.json"]
+        .into_iter()
+        .filter(|f| {
+            crate::statefile::read(&root.join(f))
+                .ok()
+                .flatten()
+                .is_some_and(|b| String::from_utf8_lossy(&b).contains("gate guard"))
+        })
+        .map(str::to_owned)
+        .collect();
     Facts {
+        agent_guards: (guards, on_path("gate")),
         implementation: (globs, matched, code.len()),
         watcher: daemon::read_status(&paths).filter(|_| watcher_running),
         watcher_running,
@@ -187,6 +201,7 @@ pub fn evaluate(f: &Facts) -> Report {
         implementation(&f.implementation.0, f.implementation.1, f.implementation.2),
         identity(&f.identity.0, &f.identity.1),
         registered(&f.root, &f.registered),
+        agent_guards(&f.agent_guards.0, f.agent_guards.1),
     ])
 }
 
@@ -360,6 +375,41 @@ pub fn implementation(globs: &[String], matched: usize, code: usize) -> Check {
             format!("spec.implementation ({list}) matches {matched} of {code} tracked files"),
         )
     }
+}
+
+pub fn agent_guards(files: &[String], gate_on_path: bool) -> Check {
+    if files.is_empty() {
+        return Check::pass(
+            "agent-guards",
+            "no agent settings run `gate guard` (gate init --agent-hooks adds them)",
+        );
+    }
+    if gate_on_path {
+        Check::pass(
+            "agent-guards",
+            format!("{} run `gate guard`, and gate is on PATH", files.join(", ")),
+        )
+    } else {
+        Check::fail(
+            "agent-guards",
+            format!(
+                "{} run `gate guard`, but gate is not on PATH: the agents run unguarded",
+                files.join(", ")
+            ),
+            "install gate on PATH (cargo install --path <gate checkout>)",
+        )
+    }
+}
+
+/// Whether an executable named `name` is in a directory of `$PATH`.
+pub fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 pub fn identity(name: &Option<String>, email: &Option<String>) -> Check {

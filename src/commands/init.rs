@@ -86,7 +86,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         // Committed settings name no machine-specific path: `gate` is found on each
         // teammate's PATH (the README's install puts it in ~/.cargo/bin).
         let command = "gate guard".to_owned();
-        if !on_path("gate") {
+        if !gate::doctor::on_path("gate") {
             ui.warn(
                 "`gate` is not on PATH: the agents' hook `gate guard` cannot run until it is \
                  (cargo install --path <gate checkout>, or put the binary in a directory on PATH)",
@@ -146,17 +146,6 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate specify \"<feature name>\"")
     ))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether an executable named `name` is in a directory of `$PATH`.
-fn on_path(name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
 }
 
 /// `gate init --commit`: one commit of gate's own files, recorded as an event.

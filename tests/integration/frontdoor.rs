@@ -188,3 +188,17 @@ fn the_guard_refuses_edits_of_code_before_the_spec_gate_and_allows_specs() {
     env.complete_feature_on_branch();
     assert_exit(&guard(&env, &code), 0);
 }
+
+#[test]
+fn doctor_says_when_the_agents_guard_cannot_run_on_this_machine() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init", "--agent-hooks"]), 0);
+    // A PATH without `gate` on it: the committed `gate guard` cannot run here.
+    let path: Vec<std::path::PathBuf> =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|d| !d.join("gate").exists())
+            .collect();
+    let path = std::env::join_paths(path).unwrap();
+    let doctor = stdout(&env.gate_with(&["doctor"], &[("PATH", path.to_str().unwrap())]));
+    assert_contains(&doctor, &["✗ agent-guards", "gate is not on PATH"]);
+}
