@@ -3,6 +3,7 @@
 //! an auto-commit never makes a commit gate's own pre-commit would refuse, and where a real
 //! commit is not allowed the work is still preserved on `refs/gate/snapshots/<branch>`.
 
+mod in_step;
 pub mod list;
 pub mod refs;
 pub mod restore;
@@ -110,7 +111,7 @@ pub fn take(repo: &Repo, config: &Config, opts: &Options) -> Result<Report, Snap
     // What killed runs left: gate's own stale index.lock first (it would block the rest),
     // then an index swap to finish, then scratch files.
     index::remove_own_stale_lock(&repo.index_path());
-    if !write::finish_killed_commit(repo)? {
+    if !in_step::finish_killed_commit(repo)? {
         return Ok(report(
             Outcome::Retry {
                 reason: "index.lock is held by another git process (the last auto-commit's index swap waits for it)"
@@ -233,7 +234,7 @@ pub fn commit_only(
             "an auto-commit of this worktree is running: try again in a moment".into(),
         )));
     };
-    Ok(write::commit_only(repo, &branch, paths, message)?)
+    Ok(in_step::commit_only(repo, &branch, paths, message)?)
 }
 
 fn head_commit(repo: &Repo, head: &Head) -> Option<git2::Oid> {

@@ -26,6 +26,12 @@ use super::cli;
 use super::commit::CommitError;
 use super::status::nul_joined;
 
+mod journal;
+mod sweep;
+
+pub use journal::{Journal, Unfinished};
+pub use sweep::{lock_worktree, remove_leftovers, remove_own_stale_lock};
+
 /// What the real index looked like when it was copied: git always writes a new file and
 /// renames it into place, so the same inode, size and times mean the same content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,138 +381,6 @@ impl Scratch {
     }
 }
 
-/// Written before the branch moves to a commit built from a scratch index, removed once the
-/// scratch is the real index. A gate killed in between (the branch moved, the index not yet
-/// swapped) leaves it and the scratch file; the next run completes the swap if the real index
-/// is still the file that was copied, so branch and index are in step again and the next
-/// run does not mistake the old index for the user's staging.
-pub struct Journal {
-    path: PathBuf,
-}
-
-impl Journal {
-    pub fn begin(
-        state: &Path,
-        worktree: &str,
-        scratch: &Scratch,
-        commit: Oid,
-    ) -> Result<Journal, CommitError> {
-        let path = journal_path(state, worktree);
-        let Some(c) = scratch.copied else {
-            // No index existed: nothing to compare against on recovery; nothing to journal.
-            return Ok(Journal { path });
-        };
-        let text = format!(
-            "commit {commit}\nscratch {}\ncopied {} {} {} {} {} {} {}\n",
-            scratch.path.display(),
-            c.dev,
-            c.ino,
-            c.size,
-            c.mtime.0,
-            c.mtime.1,
-            c.ctime.0,
-            c.ctime.1
-        );
-        std::fs::write(&path, text).map_err(|source| CommitError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(Journal { path })
-    }
-
-    pub fn end(self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-
-    /// The swap could not be settled now: the journal stays (with its scratch, see
-    /// [`Scratch::keep_on_disk`]) for the next run to finish it.
-    pub fn keep(self) {}
-}
-
-/// A swap a killed run left unfinished (see [`Journal`]).
-pub struct Unfinished {
-    /// The commit the branch was moved to.
-    pub commit: Oid,
-    journal: PathBuf,
-    /// Kept on disk until [`Unfinished::done`]: a swap that cannot be settled now is tried
-    /// again by the next run.
-    pending: Scratch,
-}
-
-impl Unfinished {
-    /// Reads the journal of `worktree`: `None` when there is none (or it is unreadable, in
-    /// which case it is removed: there is nothing it could still be used for).
-    pub fn read(state: &Path, worktree: &str, real: &Path) -> Option<Unfinished> {
-        let path = journal_path(state, worktree);
-        let bytes = match crate::statefile::read(&path) {
-            Ok(Some(b)) => b,
-            Ok(None) => return None,
-            Err(_) => {
-                let _ = std::fs::remove_file(&path);
-                return None;
-            }
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-                .map(str::to_owned)
-        };
-        let parsed = (|| {
-            let scratch = field("scratch").map(PathBuf::from)?;
-            // Only a scratch index of gate's own state directory is ever renamed or removed.
-            if !scratch.starts_with(state) || !scratch.file_name()?.to_str()?.starts_with(PREFIX) {
-                return None;
-            }
-            let copied = field("copied").and_then(|c| {
-                let n: Vec<i64> = c.split(' ').filter_map(|x| x.parse().ok()).collect();
-                (n.len() == 7).then(|| Identity {
-                    dev: n[0] as u64,
-                    ino: n[1] as u64,
-                    size: n[2] as u64,
-                    mtime: (n[3], n[4]),
-                    ctime: (n[5], n[6]),
-                })
-            });
-            let commit = field("commit").and_then(|c| Oid::from_str(&c).ok())?;
-            Some((commit, scratch, copied))
-        })();
-        let Some((commit, scratch, copied)) = parsed else {
-            let _ = std::fs::remove_file(&path);
-            return None;
-        };
-        Some(Unfinished {
-            commit,
-            journal: path,
-            pending: Scratch {
-                path: scratch,
-                real: real.to_owned(),
-                copied,
-                root: PathBuf::new(),
-                keep: true,
-            },
-        })
-    }
-
-    /// Swaps the scratch in, as the interrupted run would have.
-    pub fn install(&self) -> Result<Install, CommitError> {
-        if !self.pending.path.is_file() {
-            return Ok(Install::Changed);
-        }
-        self.pending.install()
-    }
-
-    /// The swap is settled (done, or no longer wanted): the journal and the scratch go.
-    pub fn done(self) {
-        let _ = std::fs::remove_file(&self.pending.path);
-        let _ = std::fs::remove_file(&self.journal);
-    }
-}
-
-fn journal_path(state: &Path, worktree: &str) -> PathBuf {
-    state.join(format!("install-{worktree}"))
-}
-
 /// Gives the copy the index's own modification time. git decides which entries are "racily
 /// clean" (a file changed in the same second the index was written, same size: its stat data
 /// looks unchanged) by comparing them with the index file's mtime; a copy with a newer mtime
@@ -562,106 +436,6 @@ fn check(out: std::process::Output, what: &str) -> Result<(), CommitError> {
     .into())
 }
 
-/// Removes what killed gate processes left: scratch indexes (and their locks) named after a
-/// pid that no longer exists, and an `index.lock` that gate itself held when it died. A
-/// scratch lock younger than a minute is left, in case a git child of the dead run still
-/// writes it; git's own `index.lock` is never touched.
-pub fn remove_leftovers(state: &Path, real_index: &Path) {
-    remove_own_stale_lock(real_index);
-    // A journal's scratch is the one an interrupted swap still needs.
-    let journaled: Vec<PathBuf> = std::fs::read_dir(state)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("install-"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .filter_map(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("scratch "))
-                .map(PathBuf::from)
-        })
-        .collect();
-    let Ok(entries) = std::fs::read_dir(state) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(scratch_suffix) else {
-            continue;
-        };
-        let (pid, is_lock) = match rest.strip_suffix(".lock") {
-            Some(pid) => (pid, true),
-            None => (rest, false),
-        };
-        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
-            continue;
-        };
-        let young = || {
-            e.metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_none_or(|age| age < std::time::Duration::from_secs(60))
-        };
-        if pid as u32 == std::process::id()
-            || alive(pid)
-            || (is_lock && young())
-            || journaled.contains(&e.path())
-        {
-            continue;
-        }
-        let _ = std::fs::remove_file(e.path());
-    }
-}
-
-/// Removes an `index.lock` that gate itself held when it was killed (its marker names a dead
-/// pid); git's own lock is never touched.
-pub fn remove_own_stale_lock(real_index: &Path) {
-    let lock = lock_path(real_index);
-    if let Ok(bytes) = std::fs::read(&lock)
-        && let Some(pid) = bytes
-            .strip_prefix(LOCK_MARK)
-            .and_then(|rest| std::str::from_utf8(rest).ok())
-            .and_then(|rest| rest.trim().parse::<i32>().ok())
-        && !alive(pid)
-    {
-        let _ = std::fs::remove_file(&lock);
-    }
-}
-
-/// Holds one worktree's snapshots to one at a time (the watcher, an agent's `gate snapshot`,
-/// `gate restore --force`): two runs would race for the same index swap. `None` when another
-/// run still holds it after `wait`.
-pub fn lock_worktree(
-    state: &Path,
-    worktree: &str,
-    wait: std::time::Duration,
-) -> Result<Option<std::fs::File>, CommitError> {
-    let path = state.join(format!("snapshot-{worktree}.flock"));
-    let io = |source| CommitError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(state).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-    }
-}
-
 /// `<state>/index-<purpose>-<n>-<pid>`: unique in this process too (the watcher snapshots
 /// several worktrees, whose scratch files share the common state directory), the pid last so
 /// that the leftovers of a dead process can be found.
@@ -669,34 +443,4 @@ fn scratch_name(state: &Path, purpose: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     state.join(format!("{PREFIX}{purpose}-{n}-{}", std::process::id()))
-}
-
-/// The `<pid>[.lock]` of a scratch index name (and of the older `snapshot-index-<pid>`).
-fn scratch_suffix(name: &str) -> Option<&str> {
-    if let Some(rest) = name.strip_prefix("snapshot-index-") {
-        return Some(rest);
-    }
-    let rest = name.strip_prefix(PREFIX)?;
-    let base = rest.strip_suffix(".lock").unwrap_or(rest);
-    let (_, pid) = base.rsplit_once('-')?;
-    Some(&rest[rest.len() - pid.len() - (rest.len() - base.len())..])
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
-    let found = unsafe { libc::kill(pid, 0) } == 0;
-    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scratch_names_are_recognised() {
-        assert_eq!(scratch_suffix("index-commit-0-123"), Some("123"));
-        assert_eq!(scratch_suffix("index-shadow-7-123.lock"), Some("123.lock"));
-        assert_eq!(scratch_suffix("snapshot-index-9"), Some("9"));
-        assert_eq!(scratch_suffix("events.jsonl"), None);
-    }
 }
