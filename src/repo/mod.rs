@@ -42,6 +42,24 @@ fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> RepoError {
     move |source| RepoError::Git { what, source }
 }
 
+/// A working tree whose `.git` is a file naming a git directory elsewhere (`git init
+/// --separate-git-dir`) is where that file is; libgit2 takes the git directory's parent
+/// instead, and gate would then write `.gate.toml` and the specs outside the working tree.
+/// Linked worktrees and submodules, whose git directories say where their tree is, are
+/// already right and left alone.
+fn fix_gitfile_workdir(git: Repository, path: &Path) -> Repository {
+    let start = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let Some(top) = start.ancestors().find(|a| a.join(".git").exists()) else {
+        return git;
+    };
+    let is_gitfile = std::fs::symlink_metadata(top.join(".git")).is_ok_and(|m| m.is_file());
+    let current = git.workdir().map(|w| w.components().collect::<PathBuf>());
+    if is_gitfile && current.as_deref() != Some(top) && !git.is_worktree() {
+        let _ = git.set_workdir(top, false);
+    }
+    git
+}
+
 /// Why libgit2 could not open the repository at `path`: not a repository at all, or one git
 /// reads and libgit2 does not (reftable ref storage, an unknown `extensions.*`). The second
 /// must never look like the first ("run git init" in a working repository misleads).
@@ -160,13 +178,18 @@ impl Repo {
     /// Finds the repository containing `path`, as git does.
     pub fn discover(path: &Path) -> Result<Repo, RepoError> {
         let git = Repository::discover(path).map_err(|e| unopenable(path, &e))?;
-        Repo::with_worktree(git)
+        Repo::with_worktree(fix_gitfile_workdir(git, path))
     }
 
     /// The repository git is running a hook for: honours `GIT_DIR` and `GIT_WORK_TREE`.
     pub fn from_env() -> Result<Repo, RepoError> {
-        let git = Repository::open_from_env()
-            .map_err(|e| unopenable(&std::env::current_dir().unwrap_or_default(), &e))?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let git = Repository::open_from_env().map_err(|e| unopenable(&cwd, &e))?;
+        let git = if std::env::var_os("GIT_WORK_TREE").is_some() {
+            git
+        } else {
+            fix_gitfile_workdir(git, &cwd)
+        };
         Repo::with_worktree(git)
     }
 

@@ -657,3 +657,28 @@ fn a_modify_delete_conflict_keeps_the_working_tree_file_in_the_snapshot() {
         "changed on other"
     );
 }
+
+#[test]
+fn a_separate_git_dir_layout_is_worked_on_in_its_own_tree() {
+    let env = TestEnv::plain();
+    let gitdir = env.base_dir().join("elsewhere.git");
+    env.git(&[
+        "init",
+        "-q",
+        "-b",
+        "main",
+        "--separate-git-dir",
+        gitdir.to_str().unwrap(),
+    ]);
+    env.write("a.txt", "a\n");
+    env.commit_all("first");
+    assert_exit(&env.gate(&["init", "--no-hooks"]), 0);
+    assert!(
+        env.exists(".gate.toml"),
+        "the config went outside the working tree"
+    );
+    assert!(!env.base_dir().join(".gate.toml").exists());
+    env.write("b.txt", "b\n");
+    assert_exit(&snapshot(&env, &[]), 0);
+    assert_eq!(env.git(&["show", &format!("{SNAP}:b.txt")]), "b");
+}
