@@ -208,12 +208,19 @@ impl Team {
             let repo = match &a.repo {
                 Some(r) => {
                     let dir = base.join(r.get_ref());
-                    std::fs::canonicalize(&dir).map_err(|e| {
+                    let dir = std::fs::canonicalize(&dir).map_err(|e| {
                         invalid(
                             r.span().start,
                             format!("cannot open repository {}: {e}", dir.display()),
                         )
-                    })?
+                    })?;
+                    if let Err(e) = crate::repo::Repo::discover(&dir) {
+                        return Err(invalid(
+                            r.span().start,
+                            format!("{e}; name a git repository"),
+                        ));
+                    }
+                    dir
                 }
                 None => default_repo.to_owned(),
             };

@@ -28,12 +28,16 @@ pub struct TeamPane {
 }
 
 impl TeamPane {
-    /// Whether this pane is `agent`'s: marked so, or (unmarked) its window is named so.
+    /// Whether this pane is `agent`'s: marked so (`up` marks every pane it starts). A window
+    /// that only bears the name is someone else's (a person's shell would run the brief).
     pub fn is(&self, agent: &str) -> bool {
-        match &self.mark {
-            Some(m) => m == agent,
-            None => self.window == agent,
-        }
+        self.mark.as_deref() == Some(agent)
+    }
+
+    /// A window named after `agent` that is not its pane: a new window of that name would
+    /// make `gate send SESSION:NAME` ambiguous.
+    pub fn squats(&self, agent: &str) -> bool {
+        self.window == agent && !self.is(agent)
     }
 }
 

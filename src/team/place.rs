@@ -134,6 +134,16 @@ pub fn ensure(
             .is_some_and(|n| names_feature(n, wanted, &config.spec.dir))
     });
     if let Some(branch) = existing {
+        if let Some(w) = list
+            .iter()
+            .find(|w| w.branch.as_deref() == Some(branch) && w.prunable)
+        {
+            return Err(fail(format!(
+                "its branch {branch} belongs to worktree {}, which no longer exists; \
+                 run `git worktree prune` (the branch and its commits stay), then up again",
+                w.root.display()
+            )));
+        }
         if let Some(w) = list.iter().find(|w| w.branch.as_deref() == Some(branch)) {
             return Err(fail(format!(
                 "its branch {branch} is checked out in {}; switch that checkout to another branch \

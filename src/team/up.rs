@@ -31,7 +31,7 @@ pub struct AgentUp {
     /// `specified` (a new feature) or `main` (the main checkout).
     pub place: &'static str,
     /// `started` (new window), `existing` (left alone), `unbriefed` (an existing window whose
-    /// brief had never been delivered).
+    /// brief had never been delivered), `blocked` (a window of its name that is not its).
     pub window: &'static str,
     pub pane: String,
     /// The brief's fate: `delivered`, `unconfirmed`, or `None` when none was sent.
@@ -93,11 +93,42 @@ pub fn run(
     let mut session_exists = !existing.is_empty();
     let mut report = Vec::new();
     for (agent, (place, made)) in team.agents.iter().zip(&places) {
+        let label = match (made, place.linked) {
+            (Made::Found, false) => "main",
+            (Made::Found, true) => "found",
+            (Made::Worktree, _) => "worktree",
+            (Made::Specified, _) => "specified",
+        };
         let mine: Option<&TeamPane> = existing.iter().find(|p| p.is(&agent.name));
-        let (pane, window) = match mine {
-            Some(p) if p.briefed || p.dead => (p.id.clone(), "existing"),
-            Some(p) => (p.id.clone(), "unbriefed"),
-            None => {
+        let squatter = existing.iter().find(|p| p.squats(&agent.name));
+        let (pane, window) = match (mine, squatter) {
+            (Some(p), _) if p.briefed || p.dead => (p.id.clone(), "existing"),
+            (Some(p), _) => (p.id.clone(), "unbriefed"),
+            (None, Some(p)) => {
+                report.push(AgentUp {
+                    name: agent.name.clone(),
+                    role: agent.role.as_str(),
+                    root: place.root.clone(),
+                    branch: place.branch.clone(),
+                    place: label,
+                    window: "blocked",
+                    pane: p.id.clone(),
+                    brief: None,
+                    problem: Some(format!(
+                        "window {}:{} ({}) is not marked as this agent, so it was left alone and \
+                         nothing was typed into it; rename it (tmux rename-window) or, if it runs \
+                         the agent, mark it: gate agents mark {} --name {} --role {}",
+                        team.session,
+                        agent.name,
+                        p.id,
+                        p.id,
+                        agent.name,
+                        agent.role.as_str()
+                    )),
+                });
+                continue;
+            }
+            (None, None) => {
                 let id = panes::open(
                     tmux,
                     &team.session,
@@ -115,12 +146,7 @@ pub fn run(
             role: agent.role.as_str(),
             root: place.root.clone(),
             branch: place.branch.clone(),
-            place: match (made, place.linked) {
-                (Made::Found, false) => "main",
-                (Made::Found, true) => "found",
-                (Made::Worktree, _) => "worktree",
-                (Made::Specified, _) => "specified",
-            },
+            place: label,
             window,
             pane,
             brief: None,
@@ -130,6 +156,9 @@ pub fn run(
     // Marks: every pane of the team is known by its agent's name and role.
     let all = tmux.panes()?;
     for (agent, up) in team.agents.iter().zip(&report) {
+        if up.window == "blocked" {
+            continue;
+        }
         if let Some(pane) = all.iter().find(|p| p.id == up.pane) {
             tmux.mark(pane, &agent.name, Some(agent.role.as_str()))?;
         }
@@ -141,7 +170,7 @@ pub fn run(
             .iter()
             .zip(&places)
             .zip(report.iter_mut())
-            .filter(|(_, up)| up.window != "existing")
+            .filter(|(_, up)| up.window == "started" || up.window == "unbriefed")
             .map(|((agent, (place, _)), up)| {
                 let pane = all.iter().find(|p| p.id == up.pane).cloned();
                 scope.spawn(move || {

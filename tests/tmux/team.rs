@@ -312,6 +312,11 @@ fn bad_team_files_name_file_line_and_column() {
             "team.toml:6:6:",
             "nobody",
         ),
+        (
+            "session = \"s\"\n[[agent]]\nname = \"e\"\nrole = \"pm\"\ncommand = \"x\"\nrepo = \"/tmp\"\n",
+            "team.toml:6:8:",
+            "name a git repository",
+        ),
     ] {
         std::fs::write(team.root.join("team.toml"), text).unwrap();
         let out = team.gate(&["team", "up"]);
@@ -522,4 +527,58 @@ fn two_ups_at_once_start_the_team_once() {
         ),
         1
     );
+}
+
+/// A person's window that happens to bear an agent's name is not typed into: the brief would
+/// run as shell commands there.
+#[test]
+fn a_window_of_an_agents_name_that_is_not_the_agent_is_left_alone() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    let theirs = server.session("shop", crate::server::Agent::Lines);
+    server.tmux(&["rename-window", "-t", &theirs.id, "pm"]);
+    let out = team.gate(&["team", "up", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pm = agent(&report, "pm");
+    assert_eq!(pm["window"], "blocked", "{report:#}");
+    assert!(
+        pm["problem"].as_str().unwrap().contains("gate agents mark"),
+        "{report:#}"
+    );
+    assert_eq!(agent(&report, "ann")["brief"], "delivered", "{report:#}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        theirs.bytes().is_empty(),
+        "something was typed into the person's window"
+    );
+    let windows = server.tmux(&["list-windows", "-t", "shop", "-F", "#{window_name}"]);
+    assert_eq!(windows, "pm\nann\nbob\n");
+}
+
+#[test]
+fn a_deleted_worktree_is_named_with_the_fix() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    team.up();
+    team.gate(&["team", "down"]);
+    let ann = team
+        .root
+        .parent()
+        .unwrap()
+        .join("work-worktrees/001-user-auth");
+    std::fs::remove_dir_all(&ann).unwrap();
+    let out = team.gate(&["team", "up"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("agent ann") && err.contains("git worktree prune"),
+        "{err}"
+    );
+    git(&team.root, &["worktree", "prune"]);
+    let report = team.up();
+    assert_eq!(agent(&report, "ann")["place"], "worktree", "{report:#}");
+    assert!(ann.is_dir());
 }
