@@ -15,7 +15,6 @@
 //! isolated by halving the batch, so one bad path never blocks the others.
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -342,35 +341,38 @@ impl Scratch {
             path: lock.clone(),
             source,
         };
-        let mut file = None;
+        // The lock is taken by hard-linking a file that already holds gate's marker: a gate
+        // killed at any instant leaves either no lock or a marked one (which the next run
+        // removes), never an empty lock that would look like git's and block git for good.
+        // Beside the lock, so the link never crosses file systems.
+        let dir = lock.parent().unwrap_or(Path::new("."));
+        let marker = dir.join(format!("{MARKER_PREFIX}{}", std::process::id()));
+        let mark = format!(
+            "{}{}\n",
+            String::from_utf8_lossy(LOCK_MARK),
+            std::process::id()
+        );
+        std::fs::write(&marker, mark).map_err(io)?;
+        let mut held = false;
         for _ in 0..100 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock)
-            {
-                Ok(f) => {
-                    file = Some(f);
+            match std::fs::hard_link(&marker, &lock) {
+                Ok(()) => {
+                    held = true;
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                Err(e) => return Err(io(e)),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&marker);
+                    return Err(io(e));
+                }
             }
         }
-        let Some(mut file) = file else {
+        let _ = std::fs::remove_file(&marker);
+        if !held {
             return Ok(Install::Locked);
-        };
-        let _ = file.write_all(
-            format!(
-                "{}{}\n",
-                String::from_utf8_lossy(LOCK_MARK),
-                std::process::id()
-            )
-            .as_bytes(),
-        );
-        drop(file);
+        }
         let outcome = if Identity::of(&self.real) == self.copied {
             std::fs::rename(&self.path, &self.real).map(|()| Install::Replaced)
         } else {
@@ -403,6 +405,9 @@ impl Drop for Scratch {
         let _ = std::fs::remove_file(lock_path(&self.path));
     }
 }
+
+/// The file holding gate's lock marker before it is linked as `index.lock`.
+const MARKER_PREFIX: &str = "gate-lockmark-";
 
 /// Every scratch index is named `<state>/index-<purpose>-<pid>`.
 const PREFIX: &str = "index-";

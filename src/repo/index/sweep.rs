@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{LOCK_MARK, PREFIX, lock_path};
+use super::{LOCK_MARK, MARKER_PREFIX, PREFIX, lock_path};
 use crate::repo::commit::CommitError;
 
 /// Removes what killed gate processes left: scratch indexes (and their locks) named after a
@@ -69,6 +69,23 @@ pub fn remove_own_stale_lock(real_index: &Path) {
         && !alive(pid)
     {
         let _ = std::fs::remove_file(&lock);
+    }
+    // A marker a killed run did not get to remove (it is never the lock itself).
+    let Some(dir) = lock.parent() else {
+        return;
+    };
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(MARKER_PREFIX))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid as u32 != std::process::id() && !alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
