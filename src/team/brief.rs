@@ -68,7 +68,7 @@ pub fn text(team: &Team, agent: &Agent, place: &Place) -> String {
         lines.push(format!("Its spec: {}", spec.display()));
     }
     lines.push(match agent.role {
-        Role::Engineer => "Workflow, through gate: fill in the spec (gate specify wrote it), then gate plan, gate tasks; \
+        Role::Engineer => "Workflow, through gate: complete the spec (every blank, the review checklist), then gate plan, gate tasks; \
              run gate check before you write code; implement task by task, ticking tasks.md; \
              gate verify when done; gate finish to land it. Your PM hears from you at each step."
             .into(),
