@@ -75,6 +75,34 @@ pub fn open(path: &Path, write: bool) -> Result<Option<File>, StateFileError> {
     Ok(Some(file))
 }
 
+/// Takes the flock on `path` (created if absent, with its directory), waiting at most `wait`
+/// for another holder; `Ok(None)` when it is still held then. Dropping the file releases it.
+pub fn hold(path: &Path, wait: std::time::Duration) -> std::io::Result<Option<File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file: move it away"));
+    }
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// The whole of `path`, or `Ok(None)` when it does not exist.
 pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
     let Some(file) = open(path, false)? else {

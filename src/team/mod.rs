@@ -83,31 +83,12 @@ pub fn lock(team: &Team, wait: std::time::Duration) -> Result<std::fs::File, Tea
         .and_then(|a| crate::repo::Repo::discover(&a.repo).ok())
         .map_or_else(std::env::temp_dir, |r| r.state_dir());
     let path = state.join(format!("team-{}.flock", team.session));
-    let io = |source| TeamError::Lock {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&state).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(TeamError::Busy {
-                    session: team.session.clone(),
-                    path,
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
+    match crate::statefile::hold(&path, wait) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(TeamError::Busy {
+            session: team.session.clone(),
+            path,
+        }),
+        Err(source) => Err(TeamError::Lock { path, source }),
     }
 }

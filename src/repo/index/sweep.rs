@@ -98,28 +98,7 @@ pub fn lock_worktree(
     wait: std::time::Duration,
 ) -> Result<Option<std::fs::File>, CommitError> {
     let path = state.join(format!("snapshot-{worktree}.flock"));
-    let io = |source| CommitError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(state).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-    }
+    crate::statefile::hold(&path, wait).map_err(|source| CommitError::Io { path, source })
 }
 
 /// The `<pid>[.lock]` of a scratch index name (and of the older `snapshot-index-<pid>`).
