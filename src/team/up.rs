@@ -89,6 +89,19 @@ pub fn run(
             message: format!("cannot start a watcher for {}: {message}", repo.display()),
         })?;
     }
+    // The agent CLIs gate knows get their guard in the worktree they work in, as
+    // `gate init --agent-hooks` installs it: before the agent starts, so it is guarded from
+    // its first tool call.
+    for (agent, (place, _)) in team.agents.iter().zip(&places) {
+        for file in guard_files(&agent.command) {
+            crate::hooks::guard::add_pre_tool_use(&place.root.join(file), "gate guard").map_err(
+                |e| TeamError::Place {
+                    agent: agent.name.clone(),
+                    message: format!("cannot install the agent guard: {e}"),
+                },
+            )?;
+        }
+    }
     let existing = panes::list(tmux, &team.session)?;
     let mut session_exists = !existing.is_empty();
     let mut report = Vec::new();
@@ -266,5 +279,30 @@ fn wait_ready(
             ));
         }
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The settings files that carry gate's guard for the CLI `command` starts: Claude Code's
+/// `.claude/settings.json`, Codex's `.codex/hooks.json`; none for other programs (gate knows
+/// no hook format of theirs).
+pub fn guard_files(command: &str) -> &'static [&'static str] {
+    let program = command.split_whitespace().next().unwrap_or_default();
+    match program.rsplit('/').next().unwrap_or_default() {
+        "claude" => &[".claude/settings.json"],
+        "codex" => &[".codex/hooks.json"],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::guard_files;
+
+    #[test]
+    fn known_clis_get_their_guard_file() {
+        assert_eq!(guard_files("claude --model x"), [".claude/settings.json"]);
+        assert_eq!(guard_files("/usr/local/bin/codex"), [".codex/hooks.json"]);
+        assert!(guard_files("aider").is_empty());
+        assert!(guard_files("").is_empty());
     }
 }

@@ -582,3 +582,35 @@ fn a_deleted_worktree_is_named_with_the_fix() {
     assert_eq!(agent(&report, "ann")["place"], "worktree", "{report:#}");
     assert!(ann.is_dir());
 }
+
+#[test]
+fn a_known_agent_cli_gets_gates_guard_in_its_worktree_before_it_starts() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    // The fake agent, installed under the name of a CLI gate knows.
+    let bin = server.dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(server.dir().join("fake-agent"), bin.join("claude")).unwrap();
+    let command = format!(
+        "{} {}",
+        bin.join("claude").display(),
+        team.out("eve").display()
+    );
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n[[agent]]\nname = \"eve\"\nrole = \"engineer\"\ncommand = \"{command}\"\nfeature = \"Guarded\"\n"
+        ),
+    )
+    .unwrap();
+    let report = team.up();
+    let root = PathBuf::from(agent(&report, "eve")["root"].as_str().unwrap());
+    let settings = std::fs::read_to_string(root.join(".claude/settings.json")).unwrap();
+    assert!(
+        settings.contains("\"gate guard\"") && settings.contains("Write|Edit"),
+        "{settings}"
+    );
+    // The main checkout is untouched; an agent of an unknown program gets nothing.
+    assert!(!team.root.join(".claude").exists());
+    let _ = team.gate(&["team", "down"]);
+}
