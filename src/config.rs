@@ -357,7 +357,7 @@ impl Config {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let line_start = before

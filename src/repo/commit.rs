@@ -196,8 +196,7 @@ impl Repo {
         old: Option<Oid>,
         new: Oid,
     ) -> Result<Vec<(u8, Vec<u8>)>, CommitError> {
-        const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-        let old = old.map_or_else(|| EMPTY_TREE.to_owned(), |o| o.to_string());
+        let old = old.map_or_else(|| crate::repo::EMPTY_TREE.to_owned(), |o| o.to_string());
         let new = new.to_string();
         let args = [
             "diff-tree",

@@ -91,6 +91,9 @@ fn unopenable(path: &Path, error: &git2::Error) -> RepoError {
     }
 }
 
+/// git's empty tree: the "old" side of a diff against nothing (an unborn branch, a root).
+pub const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
 /// Where HEAD points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Head {

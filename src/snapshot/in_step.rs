@@ -118,9 +118,8 @@ pub(super) fn bring_index_in_step(
     paths: &[Vec<u8>],
 ) -> Result<(), CommitError> {
     // No old tip (the first commit): the index had nothing of it to keep in step with.
-    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     let list = crate::repo::status::nul_joined(paths);
-    let old = old_head.map_or_else(|| EMPTY_TREE.to_owned(), |o| o.to_string());
+    let old = old_head.map_or_else(|| crate::repo::EMPTY_TREE.to_owned(), |o| o.to_string());
     let changed = cli::git(
         repo.root(),
         [

@@ -195,7 +195,6 @@ fn committed_blobs(repo: &Repo) -> std::collections::HashSet<String> {
 /// The blob ids every snapshot of the chain on `refname` preserved beyond its base (the
 /// staged versions it kept included).
 fn chain_blobs(repo: &Repo, refname: &str) -> Result<Vec<String>, CommitError> {
-    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     let mut blobs = Vec::new();
     let mut next = refs::latest(repo, refname);
     let mut seen = std::collections::HashSet::new();
@@ -208,7 +207,7 @@ fn chain_blobs(repo: &Repo, refname: &str) -> Result<Vec<String>, CommitError> {
             .base
             .map(|b| repo.tree_of(b))
             .transpose()?
-            .map_or_else(|| EMPTY_TREE.to_owned(), |t| t.to_string());
+            .map_or_else(|| crate::repo::EMPTY_TREE.to_owned(), |t| t.to_string());
         let mut trees = vec![s.tree];
         if let Some(staged) = s.trailers.staged {
             trees.push(repo.tree_of(staged)?);

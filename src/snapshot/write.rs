@@ -338,8 +338,7 @@ fn overlay(
     base_tree: Option<Oid>,
     prev_tree: Oid,
 ) -> Result<(), CommitError> {
-    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-    let base = base_tree.map_or_else(|| EMPTY_TREE.to_owned(), |t| t.to_string());
+    let base = base_tree.map_or_else(|| crate::repo::EMPTY_TREE.to_owned(), |t| t.to_string());
     let out = cli::git_ok(
         repo.root(),
         [

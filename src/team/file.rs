@@ -120,7 +120,7 @@ impl Team {
     /// Parses team-file text; `path` names the file in errors and anchors relative `repo`s.
     pub fn parse(path: &Path, bytes: &[u8], default_repo: &Path) -> Result<Team, TeamError> {
         let invalid = |offset: usize, message: String| {
-            let (line, column) = line_column(bytes, offset);
+            let (line, column) = crate::config::line_column(bytes, offset);
             TeamError::Invalid {
                 path: path.to_owned(),
                 line,
@@ -322,21 +322,6 @@ fn check_name(name: &Spanned<String>, what: &str) -> Result<(), String> {
             "{what} {n:?} is not usable as a tmux name; use letters, digits, `-` and `_` (e.g. \"backend-1\")"
         ))
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
-    (line, column)
 }
 
 #[cfg(test)]
