@@ -3,13 +3,13 @@
 use proptest::prelude::*;
 
 use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, code, stderr, stdout};
-use crate::json::Json;
+use serde_json::Value;
 
-fn check_json(env: &TestEnv, args: &[&str]) -> (i32, Json) {
+fn check_json(env: &TestEnv, args: &[&str]) -> (i32, Value) {
     let mut full = vec!["check", "--json"];
     full.extend_from_slice(args);
     let out = env.gate(&full);
-    let doc = Json::parse(&stdout(&out))
+    let doc = serde_json::from_str::<Value>(&stdout(&out))
         .unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{}", all(&out)));
     (code(&out), doc)
 }
@@ -23,11 +23,12 @@ fn task_lines(env: &TestEnv, path: &str) -> usize {
         .count()
 }
 
-fn codes(doc: &Json) -> Vec<String> {
-    doc.get("violations")
-        .items()
+fn codes(doc: &Value) -> Vec<String> {
+    doc["violations"]
+        .as_array()
+        .expect("a JSON array")
         .iter()
-        .filter_map(|v| v.get("code").str().map(str::to_owned))
+        .filter_map(|v| v["code"].as_str().map(str::to_owned))
         .collect()
 }
 
@@ -54,21 +55,21 @@ fn whole_flow_fails_until_spec_plan_and_tasks_are_complete() {
         ],
     );
     let (_, doc) = check_json(&env, &[]);
-    assert_eq!(doc.get("feature").get("phase").str(), Some("specify"));
+    assert_eq!(doc["feature"]["phase"].as_str(), Some("specify"));
 
     env.fill(&format!("{dir}/spec.md"));
     env.commit_paths(&[&format!("{dir}/spec.md")], "spec");
     assert_exit(&env.gate(&["plan"]), 0);
     let (rc, doc) = check_json(&env, &[]);
     assert_eq!(rc, 1);
-    assert_eq!(doc.get("feature").get("phase").str(), Some("plan"));
+    assert_eq!(doc["feature"]["phase"].as_str(), Some("plan"));
 
     env.fill(&format!("{dir}/plan.md"));
     env.commit_paths(&[&format!("{dir}/plan.md")], "plan");
     assert_exit(&env.gate(&["tasks"]), 0);
     let (rc, doc) = check_json(&env, &[]);
     assert_eq!(rc, 1);
-    assert_eq!(doc.get("feature").get("phase").str(), Some("tasks"));
+    assert_eq!(doc["feature"]["phase"].as_str(), Some("tasks"));
 
     env.fill(&format!("{dir}/tasks.md"));
     let n = task_lines(&env, &format!("{dir}/tasks.md"));
@@ -103,70 +104,64 @@ fn json_report_fields_when_failing() {
         &text,
         &["\"ok\": false", "\"code\": \"implementation-gate\""],
     );
-    let doc = Json::parse(&text).expect("JSON");
-    assert_eq!(doc.get("ok").bool(), Some(false));
-    assert_eq!(doc.get("head").get("state").str(), Some("branch"));
+    let doc = serde_json::from_str::<Value>(&text).expect("JSON");
+    assert_eq!(doc["ok"].as_bool(), Some(false));
+    assert_eq!(doc["head"]["state"].as_str(), Some("branch"));
     assert_eq!(
-        doc.get("head").get("branch").str(),
+        doc["head"]["branch"].as_str(),
         Some("feature/001-user-auth")
     );
-    let feature = doc.get("feature");
-    assert_eq!(feature.get("name").str(), Some("001-user-auth"));
-    assert_eq!(feature.get("number").num(), Some(1.0));
-    assert_eq!(feature.get("dir").str(), Some("specs/001-user-auth"));
-    assert_eq!(feature.get("phase").str(), Some("specify"));
-    assert_eq!(feature.get("origin").get("from").str(), Some("branch"));
+    let feature = &doc["feature"];
+    assert_eq!(feature["name"].as_str(), Some("001-user-auth"));
+    assert_eq!(feature["number"].as_f64(), Some(1.0));
+    assert_eq!(feature["dir"].as_str(), Some("specs/001-user-auth"));
+    assert_eq!(feature["phase"].as_str(), Some("specify"));
+    assert_eq!(feature["origin"]["from"].as_str(), Some("branch"));
     assert_eq!(
-        feature.get("origin").get("value").str(),
+        feature["origin"]["value"].as_str(),
         Some("feature/001-user-auth")
     );
 
-    let artifacts = doc.get("artifacts").items();
+    let artifacts = doc["artifacts"].as_array().expect("a JSON array");
     assert_eq!(artifacts.len(), 3);
     let kinds: Vec<&str> = artifacts
         .iter()
-        .filter_map(|a| a.get("kind").str())
+        .filter_map(|a| a["kind"].as_str())
         .collect();
     assert_eq!(kinds, ["spec", "plan", "tasks"]);
     let spec = &artifacts[0];
-    assert_eq!(spec.get("path").str(), Some("specs/001-user-auth/spec.md"));
-    assert_eq!(spec.get("exists").bool(), Some(true));
-    assert_eq!(spec.get("complete").bool(), Some(false));
+    assert_eq!(spec["path"].as_str(), Some("specs/001-user-auth/spec.md"));
+    assert_eq!(spec["exists"].as_bool(), Some(true));
+    assert_eq!(spec["complete"].as_bool(), Some(false));
     assert_eq!(
-        spec.get("findings").at(0).get("line").num(),
+        spec["findings"][0]["line"].as_f64(),
         Some(first_blank as f64)
     );
     assert_contains(
-        spec.get("findings").at(0).get("message").str().unwrap(),
+        spec["findings"][0]["message"].as_str().unwrap(),
         &["unresolved placeholder"],
     );
-    assert_eq!(artifacts[1].get("exists").bool(), Some(false));
-    assert_eq!(artifacts[1].get("complete").bool(), Some(false));
-    assert_eq!(artifacts[2].get("tasks").get("total").num(), Some(0.0));
+    assert_eq!(artifacts[1]["exists"].as_bool(), Some(false));
+    assert_eq!(artifacts[1]["complete"].as_bool(), Some(false));
+    assert_eq!(artifacts[2]["tasks"]["total"].as_f64(), Some(0.0));
 
-    let violations = doc.get("violations").items();
+    let violations = doc["violations"].as_array().expect("a JSON array");
     assert_eq!(violations.len(), 3);
     for v in violations {
-        assert_eq!(v.get("code").str(), Some("implementation-gate"));
-        assert!(!v.get("message").str().unwrap_or_default().is_empty());
-        assert!(!v.get("fix").str().unwrap_or_default().is_empty(), "{v}");
+        assert_eq!(v["code"].as_str(), Some("implementation-gate"));
+        assert!(!v["message"].as_str().unwrap_or_default().is_empty());
+        assert!(!v["fix"].as_str().unwrap_or_default().is_empty(), "{v}");
     }
+    assert_eq!(violations[0]["subject"]["kind"].as_str(), Some("artifact"));
+    assert_eq!(violations[0]["subject"]["artifact"].as_str(), Some("spec"));
+    let finding = &violations[0]["findings"][0];
     assert_eq!(
-        violations[0].get("subject").get("kind").str(),
-        Some("artifact")
-    );
-    assert_eq!(
-        violations[0].get("subject").get("artifact").str(),
-        Some("spec")
-    );
-    let finding = violations[0].get("findings").at(0);
-    assert_eq!(
-        finding.get("path").str(),
+        finding["path"].as_str(),
         Some("specs/001-user-auth/spec.md")
     );
-    assert_eq!(finding.get("line").num(), Some(first_blank as f64));
+    assert_eq!(finding["line"].as_f64(), Some(first_blank as f64));
     assert_eq!(
-        violations[1].get("fix").str(),
+        violations[1]["fix"].as_str(),
         Some("complete specs/001-user-auth/spec.md first, then run `gate plan`")
     );
 }
@@ -179,17 +174,17 @@ fn json_report_when_passing() {
     let n = task_lines(&env, &format!("{dir}/tasks.md")) as f64;
     let (rc, doc) = check_json(&env, &[]);
     assert_eq!(rc, 0);
-    assert_eq!(doc.get("ok").bool(), Some(true));
-    assert_eq!(doc.get("violations"), &Json::Array(vec![]));
-    assert_eq!(doc.get("feature").get("phase").str(), Some("implement"));
-    for a in doc.get("artifacts").items() {
-        assert_eq!(a.get("exists").bool(), Some(true), "{a}");
-        assert_eq!(a.get("complete").bool(), Some(true), "{a}");
-        assert_eq!(a.get("findings"), &Json::Array(vec![]));
+    assert_eq!(doc["ok"].as_bool(), Some(true));
+    assert_eq!(doc["violations"], serde_json::json!([]));
+    assert_eq!(doc["feature"]["phase"].as_str(), Some("implement"));
+    for a in doc["artifacts"].as_array().expect("a JSON array") {
+        assert_eq!(a["exists"].as_bool(), Some(true), "{a}");
+        assert_eq!(a["complete"].as_bool(), Some(true), "{a}");
+        assert_eq!(a["findings"], serde_json::json!([]));
     }
-    let tasks = doc.get("artifacts").at(2).get("tasks");
-    assert_eq!(tasks.get("done").num(), Some(n));
-    assert_eq!(tasks.get("total").num(), Some(n));
+    let tasks = &doc["artifacts"][2]["tasks"];
+    assert_eq!(tasks["done"].as_f64(), Some(n));
+    assert_eq!(tasks["total"].as_f64(), Some(n));
 }
 
 #[test]
@@ -197,10 +192,10 @@ fn json_head_states() {
     let env = TestEnv::unborn();
     let (rc, doc) = check_json(&env, &[]);
     assert_eq!(rc, 1);
-    assert_eq!(doc.get("head").get("state").str(), Some("unborn"));
-    assert_eq!(doc.get("head").get("branch").str(), Some("main"));
-    assert!(doc.get("feature").is_null());
-    assert_eq!(doc.get("artifacts"), &Json::Array(vec![]));
+    assert_eq!(doc["head"]["state"].as_str(), Some("unborn"));
+    assert_eq!(doc["head"]["branch"].as_str(), Some("main"));
+    assert!(doc["feature"].is_null());
+    assert_eq!(doc["artifacts"], serde_json::json!([]));
     assert_eq!(codes(&doc), ["feature-branch"]);
 
     env.write("README.md", "x\n");
@@ -209,9 +204,9 @@ fn json_head_states() {
     env.git(&["checkout", "-q", "--detach"]);
     let (rc, doc) = check_json(&env, &[]);
     assert_eq!(rc, 1);
-    assert_eq!(doc.get("head").get("state").str(), Some("detached"));
-    assert!(doc.get("head").get("branch").is_null());
-    assert_eq!(doc.get("head").get("commit").str(), Some(head.as_str()));
+    assert_eq!(doc["head"]["state"].as_str(), Some("detached"));
+    assert!(doc["head"]["branch"].is_null());
+    assert_eq!(doc["head"]["commit"].as_str(), Some(head.as_str()));
 }
 
 #[test]
@@ -381,7 +376,7 @@ fn plan_committed_before_spec_is_a_history_order_violation() {
     let (_, doc) = check_json(&env, &[]);
     assert_eq!(codes(&doc), ["spec-order"]);
     assert_eq!(
-        doc.get("violations").at(0).get("subject").get("kind").str(),
+        doc["violations"][0]["subject"]["kind"].as_str(),
         Some("order")
     );
 }
@@ -518,14 +513,11 @@ fn shared_number_resolves_to_the_directory_the_branch_names_exactly() {
     let (code, doc) = check_json(&env, &[]);
     assert_eq!(code, 1);
     assert_eq!(
-        doc.get("feature").get("dir").str(),
+        doc["feature"]["dir"].as_str(),
         Some("specs/007-simple-ui-pages")
     );
     let (_, doc) = check_json(&env, &["--feature", "007-mock-auth"]);
-    assert_eq!(
-        doc.get("feature").get("dir").str(),
-        Some("specs/007-mock-auth")
-    );
+    assert_eq!(doc["feature"]["dir"].as_str(), Some("specs/007-mock-auth"));
 }
 
 #[test]
@@ -547,12 +539,12 @@ fn specify_feature_directory_selects_the_feature() {
         &["check", "--json"],
         &[("SPECIFY_FEATURE_DIRECTORY", "specs/001-user-auth/")],
     );
-    let doc = Json::parse(&stdout(&out)).unwrap();
+    let doc = serde_json::from_str::<Value>(&stdout(&out)).unwrap();
     assert_eq!(
-        doc.get("feature").get("origin").get("from").str(),
+        doc["feature"]["origin"]["from"].as_str(),
         Some("environment")
     );
-    assert_eq!(doc.get("feature").get("name").str(), Some("001-user-auth"));
+    assert_eq!(doc["feature"]["name"].as_str(), Some("001-user-auth"));
     // --feature wins over the environment.
     let out = env.gate_with(
         &["check", "--feature", "009-none"],
@@ -606,7 +598,7 @@ fn specify_feature_json_selects_the_feature() {
     );
     let (_, doc) = check_json(&env, &[]);
     assert_eq!(
-        doc.get("feature").get("origin").get("from").str(),
+        doc["feature"]["origin"]["from"].as_str(),
         Some("specify-json")
     );
     // The environment variable wins over the file.

@@ -1,7 +1,7 @@
 //! `gate config` and `.gate.toml` errors: file, line, column, what is allowed, exit 2.
 
 use crate::env::{TestEnv, assert_contains, assert_exit, assert_lacks, stderr, stdout};
-use crate::json::Json;
+use serde_json::Value;
 
 /// Runs `gate config` on `toml` and returns the error line, checking exit 2 and the format.
 #[track_caller]
@@ -88,32 +88,28 @@ fn json_without_a_file_has_null_source() {
     let out = env.gate(&["config", "--json"]);
     assert_exit(&out, 0);
     assert_contains(&stdout(&out), &["\"source\": null"]);
-    let doc = Json::parse(&stdout(&out)).expect("JSON");
-    assert!(doc.has("source") && doc.get("source").is_null());
-    let config = doc.get("config");
+    let doc = serde_json::from_str::<Value>(&stdout(&out)).expect("JSON");
+    assert!(doc.get("source").is_some() && doc["source"].is_null());
+    let config = &doc["config"];
     assert_eq!(
-        config.get("branches").get("feature_prefix").str(),
+        config["branches"]["feature_prefix"].as_str(),
         Some("feature/")
     );
-    let protected: Vec<&str> = config
-        .get("branches")
-        .get("protected")
-        .items()
+    let protected: Vec<&str> = config["branches"]["protected"]
+        .as_array()
+        .expect("a JSON array")
         .iter()
-        .filter_map(Json::str)
+        .filter_map(Value::as_str)
         .collect();
     assert_eq!(protected, ["main", "master"]);
-    assert_eq!(config.get("commit").get("interval").str(), Some("30m"));
-    assert_eq!(config.get("spec").get("dir").str(), Some("specs"));
+    assert_eq!(config["commit"]["interval"].as_str(), Some("30m"));
+    assert_eq!(config["spec"]["dir"].as_str(), Some("specs"));
+    assert_eq!(config["spec"]["implementation"][0].as_str(), Some("src/**"));
     assert_eq!(
-        config.get("spec").get("implementation").at(0).str(),
-        Some("src/**")
-    );
-    assert_eq!(
-        config.get("tags").get("format").str(),
+        config["tags"]["format"].as_str(),
         Some("stable-{feature}-{date}")
     );
-    assert_eq!(config.get("agent").get("nudge_cooldown").str(), Some("10m"));
+    assert_eq!(config["agent"]["nudge_cooldown"].as_str(), Some("10m"));
 }
 
 #[test]
@@ -122,16 +118,13 @@ fn json_with_a_file_names_it() {
     env.write(".gate.toml", "[spec]\ndir = \"docs/specs\"\n");
     let out = env.gate(&["config", "--json"]);
     assert_exit(&out, 0);
-    let doc = Json::parse(&stdout(&out)).expect("JSON");
-    let source = doc.get("source").str().expect("source is a string");
+    let doc = serde_json::from_str::<Value>(&stdout(&out)).expect("JSON");
+    let source = doc["source"].as_str().expect("source is a string");
     assert_eq!(source, env.root.join(".gate.toml").display().to_string());
-    assert_eq!(
-        doc.get("config").get("spec").get("dir").str(),
-        Some("docs/specs")
-    );
+    assert_eq!(doc["config"]["spec"]["dir"].as_str(), Some("docs/specs"));
     // Keys not in the file keep their defaults.
     assert_eq!(
-        doc.get("config").get("spec").get("templates").str(),
+        doc["config"]["spec"]["templates"].as_str(),
         Some("spec-kit/templates")
     );
 }

@@ -131,9 +131,14 @@ fn init_registers_the_repository_exactly_once() {
 
     let text = std::fs::read_to_string(&registry)
         .expect("projects.json written under $XDG_STATE_HOME/gate");
-    let doc = crate::json::Json::parse(&text).expect("projects.json is JSON");
+    let doc = serde_json::from_str::<serde_json::Value>(&text).expect("projects.json is JSON");
     let root = env.root.display().to_string();
-    let entries: Vec<&str> = doc.items().iter().filter_map(|v| v.str()).collect();
+    let entries: Vec<&str> = doc
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     assert_eq!(entries, [root.as_str()], "registry: {text}");
     // Nothing was written to the real home.
     assert!(!env.base_dir().join("home/.local/state/gate").exists());
@@ -148,8 +153,13 @@ fn two_repositories_are_both_registered() {
     env.git_in(&other, &["init", "-q", "-b", "main"]);
     assert_exit(&env.gate_in(&other, &["init"]), 0);
     let text = std::fs::read_to_string(env.state_home().join("gate/projects.json")).unwrap();
-    let doc = crate::json::Json::parse(&text).unwrap();
-    let entries: Vec<&str> = doc.items().iter().filter_map(|v| v.str()).collect();
+    let doc = serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    let entries: Vec<&str> = doc
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     assert_eq!(
         entries,
         [env.root.display().to_string(), other.display().to_string()]
@@ -285,11 +295,13 @@ fn concurrent_inits_keep_every_registration() {
         );
     }
     let text = std::fs::read_to_string(env.state_home().join("gate/projects.json")).unwrap();
-    let doc = crate::json::Json::parse(&text).expect("projects.json is whole JSON");
+    let doc =
+        serde_json::from_str::<serde_json::Value>(&text).expect("projects.json is whole JSON");
     let mut entries: Vec<String> = doc
-        .items()
+        .as_array()
+        .expect("a JSON array")
         .iter()
-        .filter_map(|v| v.str().map(str::to_owned))
+        .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
     entries.sort();
     let mut expected: Vec<String> = repos.iter().map(|p| p.display().to_string()).collect();

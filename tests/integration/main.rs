@@ -16,7 +16,6 @@ mod finish;
 mod frontdoor;
 mod hooks;
 mod init;
-mod json;
 mod learn;
 mod log;
 mod preserve;

@@ -2,7 +2,7 @@
 //! bare `NNN-slug` branch, passes; a marker left in it fails at its line.
 
 use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, code, stdout};
-use crate::json::Json;
+use serde_json::Value;
 
 const DIR: &str = "specs/001-photo-albums";
 const SPEC: &str = "specs/001-photo-albums/spec.md";
@@ -339,25 +339,25 @@ fn reviewed_case(name: &str) -> (TestEnv, Case) {
 
 /// gate's verdict on a case: pass or fail, and the first finding of the first incomplete
 /// artifact as path:line.
-fn gate_verdict(env: &TestEnv) -> (String, Option<String>, Json) {
+fn gate_verdict(env: &TestEnv) -> (String, Option<String>, Value) {
     let out = env.gate(&["check", "--json"]);
-    let doc = Json::parse(&stdout(&out))
+    let doc = serde_json::from_str::<Value>(&stdout(&out))
         .unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{}", all(&out)));
-    let verdict = if doc.get("ok").bool() == Some(true) {
+    let verdict = if doc["ok"].as_bool() == Some(true) {
         "pass"
     } else {
         "fail"
     };
     let mut first = None;
-    for a in doc.get("artifacts").items() {
-        let path = a.get("path").str().unwrap_or_default().to_owned();
-        if a.get("exists").bool() == Some(false) {
+    for a in doc["artifacts"].as_array().expect("a JSON array") {
+        let path = a["path"].as_str().unwrap_or_default().to_owned();
+        if a["exists"].as_bool() == Some(false) {
             first = Some(format!("{path}:missing"));
             break;
         }
-        if let Some(f) = a.get("findings").items().first() {
-            let file = f.get("path").str().map_or(path, str::to_owned);
-            first = Some(format!("{file}:{}", f.get("line").num().unwrap_or(0.0)));
+        if let Some(f) = a["findings"].as_array().and_then(|v| v.first()) {
+            let file = f["path"].as_str().map_or(path, str::to_owned);
+            first = Some(format!("{file}:{}", f["line"].as_f64().unwrap_or(0.0)));
             break;
         }
     }
@@ -386,17 +386,17 @@ fn every_reviewed_fixture_gets_the_reviewers_verdict_and_first_problem() {
             ));
         }
         if let Some(tasks) = &case.tasks {
-            let counts = doc
-                .get("artifacts")
-                .items()
+            let counts = doc["artifacts"]
+                .as_array()
+                .expect("a JSON array")
                 .iter()
-                .find(|a| a.get("kind").str() == Some("tasks"))
+                .find(|a| a["kind"].as_str() == Some("tasks"))
                 .map(|a| {
-                    let t = a.get("tasks");
+                    let t = &a["tasks"];
                     format!(
                         "{}/{}",
-                        t.get("done").num().unwrap_or(-1.0),
-                        t.get("total").num().unwrap_or(-1.0)
+                        t["done"].as_f64().unwrap_or(-1.0),
+                        t["total"].as_f64().unwrap_or(-1.0)
                     )
                 });
             if counts.as_deref() != Some(tasks.as_str()) {

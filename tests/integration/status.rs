@@ -2,7 +2,7 @@
 //! was deleted), and the JSON documents.
 
 use crate::env::{TestEnv, assert_contains, assert_exit, stdout};
-use crate::json::Json;
+use serde_json::Value;
 
 #[test]
 fn a_fresh_project_on_main_shows_the_branch_rule_failing() {
@@ -48,13 +48,13 @@ fn a_feature_in_progress_shows_phase_tasks_and_dirt() {
             "2 changed files",
         ],
     );
-    let json = Json::parse(&stdout(&env.gate(&["status", "--json"]))).unwrap();
-    assert_eq!(json.get("state").str(), Some("ok"));
-    assert_eq!(json.get("phase").str(), Some("implement"));
-    assert_eq!(json.get("feature").str(), Some("001-user-auth"));
-    assert_eq!(json.get("dirty").num(), Some(2.0));
-    assert_eq!(json.get("watcher").get("running").bool(), Some(false));
-    assert_eq!(json.get("rules").items().len(), 4);
+    let json = serde_json::from_str::<Value>(&stdout(&env.gate(&["status", "--json"]))).unwrap();
+    assert_eq!(json["state"].as_str(), Some("ok"));
+    assert_eq!(json["phase"].as_str(), Some("implement"));
+    assert_eq!(json["feature"].as_str(), Some("001-user-auth"));
+    assert_eq!(json["dirty"].as_f64(), Some(2.0));
+    assert_eq!(json["watcher"]["running"].as_bool(), Some(false));
+    assert_eq!(json["rules"].as_array().expect("a JSON array").len(), 4);
     let _ = dir;
 }
 
@@ -107,8 +107,9 @@ fn all_lists_every_project_and_shows_missing_ones() {
         "missing project first:\n{text}"
     );
     assert_contains(&text, &["feature/002-x", "main"]);
-    let json = Json::parse(&stdout(&env.gate(&["status", "--all", "--json"]))).unwrap();
-    let projects = json.get("projects").items();
+    let json =
+        serde_json::from_str::<Value>(&stdout(&env.gate(&["status", "--all", "--json"]))).unwrap();
+    let projects = json["projects"].as_array().expect("a JSON array");
     assert_eq!(projects.len(), 3);
-    assert_eq!(projects[0].get("state").str(), Some("missing"));
+    assert_eq!(projects[0]["state"].as_str(), Some("missing"));
 }
