@@ -11,6 +11,7 @@
 //! [`discover`].
 
 pub mod procs;
+pub mod queue;
 
 use std::path::{Path, PathBuf};
 
