@@ -25,6 +25,35 @@ pub struct Config {
     pub agent: Agent,
     pub hooks: Hooks,
     pub snapshot: Snapshot,
+    pub delivery: Delivery,
+}
+
+/// Notes for an agent that is mid-turn (check-ins, nudges) wait for its turn to end; these
+/// bound the wait and say when someone is told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// A note waiting longer than this is escalated to the agent's PM or orchestrator.
+    pub escalate_after: HumanDuration,
+    /// An agent whose CLI reported a question or permission prompt this long ago, still
+    /// unanswered, is reported to its PM or orchestrator.
+    pub needs_input_after: HumanDuration,
+    /// At most this many Claude Code Stop hooks in a row hand waiting notes back (0: never;
+    /// the watcher types them instead).
+    pub handbacks: u32,
+    /// After a usage-limit or rate-limit stop, a check-in to resume is scheduled this far ahead.
+    pub resume_after: HumanDuration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            escalate_after: HumanDuration::from_secs(30 * 60),
+            needs_input_after: HumanDuration::from_secs(10 * 60),
+            handbacks: 3,
+            resume_after: HumanDuration::from_secs(15 * 60),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

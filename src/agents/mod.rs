@@ -10,8 +10,10 @@
 //! This is the one discovery: the watcher's nudges, `gate agents` and `gate status` all call
 //! [`discover`].
 
+pub mod hook;
 pub mod procs;
 pub mod queue;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 

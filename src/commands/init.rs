@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use gate::agents::state::Cli;
 use gate::config::{self, Config};
 use gate::hooks::install::Action;
 use gate::layout;
@@ -85,26 +86,25 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     if args.agent_hooks {
         // Committed settings name no machine-specific path: `gate` is found on each
         // teammate's PATH (the README's install puts it in ~/.cargo/bin).
-        let command = "gate guard".to_owned();
         if !gate::doctor::on_path("gate") {
             ui.warn(
-                "`gate` is not on PATH: the agents' hook `gate guard` cannot run until it is \
+                "`gate` is not on PATH: the agents' hooks (`gate guard`, `gate agent-hook`) cannot run until it is \
                  (cargo install --path <gate checkout>, or put the binary in a directory on PATH)",
             );
         }
-        for file in [".claude/settings.json", ".codex/hooks.json"] {
-            let added = gate::hooks::guard::add_pre_tool_use(&root.join(file), &command)?;
+        for cli in [Cli::Claude, Cli::Codex, Cli::Gemini] {
+            let (file, added) = gate::hooks::settings::install(root, cli)?;
             let verb = if added {
-                "added the PreToolUse guard to"
+                "added gate's hooks (guard, agent state) to"
             } else {
-                "guard already in"
+                "gate's hooks already in"
             };
             ui.line(format!("{} {verb} {file}", ui.ok_mark()))?;
         }
         ui.line(
             "  Codex: current versions run project hooks without a feature flag, but ask you to trust this \
              project's hooks at the next start (and again whenever a hook changes); until you do, Codex runs \
-             with no guard. Claude Code: the hook runs `gate guard` from PATH.",
+             with no guard and no state hooks. Claude Code and Gemini CLI: the hooks run `gate` from PATH.",
         )?;
     }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
@@ -133,7 +133,10 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
                 .map(|k| format!("{}/{}", config.spec.templates, k.template_name())),
         );
         if args.agent_hooks {
-            files.extend([".claude/settings.json".into(), ".codex/hooks.json".into()]);
+            files.extend(
+                [Cli::Claude, Cli::Codex, Cli::Gemini]
+                    .map(|c| gate::hooks::settings::settings_file(c).to_owned()),
+            );
         }
         commit_setup(ui, &repo, &files)?;
     }

@@ -1,5 +1,6 @@
 //! One file per subcommand; this is the list and the dispatch.
 
+mod agent_hook;
 mod agents;
 mod artifact;
 mod audit;
@@ -56,6 +57,7 @@ pub enum Command {
     Man(man::Args),
     Send(send::Args),
     Agents(agents::Args),
+    AgentHook(agent_hook::Args),
     Schedule(schedule::Args),
     Guard(guard::Args),
     Snapshot(snapshot::Args),
@@ -88,6 +90,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Man(args) => man::run(&args, ui),
         Command::Send(args) => send::run(&args, ui),
         Command::Agents(args) => agents::run(&args, ui),
+        Command::AgentHook(args) => agent_hook::run(&args, ui),
         Command::Schedule(args) => schedule::run(&args, ui),
         Command::Guard(args) => guard::run(&args, ui),
         Command::Snapshot(args) => snapshot::run(&args, ui),

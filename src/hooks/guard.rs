@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use super::command::Aliases;
 use super::command::reason;
@@ -70,104 +70,18 @@ pub fn edited_paths(input: &str) -> Option<Vec<String>> {
 /// The matcher of the file-edit guard in the agents' settings.
 pub const EDIT_MATCHER: &str = "Write|Edit|MultiEdit|NotebookEdit|apply_patch";
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("{} is not valid JSON ({source}); fix or move it, then run `gate init --agent-hooks` again", path.display())]
-    Invalid {
-        path: std::path::PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{} has an unexpected shape: {what}; add the PreToolUse hook by hand", path.display())]
-    Shape {
-        path: std::path::PathBuf,
-        what: &'static str,
-    },
-    #[error("cannot write {}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use super::settings::SettingsError;
 
-/// Adds a `PreToolUse` / `Bash` hook running `command` to the settings file at `path`
-/// (Claude Code and Codex share this shape), keeping everything else. Returns false when an
-/// identical hook is already there.
+/// Adds the guard as `PreToolUse` hooks running `command` (one for shell commands, one for
+/// file edits) to the settings file at `path` (Claude Code and Codex share this shape),
+/// keeping everything else. Returns false when identical hooks are already there.
 pub fn add_pre_tool_use(path: &Path, command: &str) -> Result<bool, SettingsError> {
-    // A committed symlink to a device would be read forever.
-    if let Err(source) = crate::confine::is_regular(path) {
-        return Err(SettingsError::Io {
-            path: path.into(),
-            source,
-        });
-    }
-    let mut root: Value = match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Invalid {
-            path: path.into(),
-            source,
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
-        Err(source) => {
-            return Err(SettingsError::Io {
-                path: path.into(),
-                source,
-            });
-        }
-    };
-    let shape = |what| SettingsError::Shape {
-        path: path.into(),
-        what,
-    };
-    let hooks = root
-        .as_object_mut()
-        .ok_or_else(|| shape("the top level is not an object"))?
-        .entry("hooks")
-        .or_insert_with(|| json!({}));
-    let pre = hooks
-        .as_object_mut()
-        .ok_or_else(|| shape("\"hooks\" is not an object"))?
-        .entry("PreToolUse")
-        .or_insert_with(|| json!([]));
-    let list = pre
-        .as_array_mut()
-        .ok_or_else(|| shape("\"PreToolUse\" is not a list"))?;
-    let mut added = false;
-    for matcher in ["Bash", EDIT_MATCHER] {
-        let present = list.iter().any(|m| {
-            m.get("matcher").and_then(Value::as_str) == Some(matcher)
-                && m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
-                    hs.iter()
-                        .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
-                })
-        });
-        if !present {
-            list.push(json!({
-                "matcher": matcher,
-                "hooks": [ { "type": "command", "command": command } ]
-            }));
-            added = true;
-        }
-    }
-    if !added {
-        return Ok(false);
-    }
-    let mut text = serde_json::to_string_pretty(&root).expect("JSON values serialise");
-    text.push('\n');
-    write_atomically(path, &text).map_err(|source| SettingsError::Io {
-        path: path.into(),
-        source,
-    })?;
-    Ok(true)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let specs = ["Bash", EDIT_MATCHER].map(|matcher| super::settings::HookSpec {
+        event: "PreToolUse",
+        matcher: Some(matcher),
+        command: command.to_owned(),
+    });
+    super::settings::add_hooks(path, &specs)
 }
 
 #[cfg(test)]

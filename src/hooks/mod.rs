@@ -7,6 +7,7 @@
 
 mod command;
 pub mod guard;
+pub mod settings;
 pub mod install;
 pub mod run;
 

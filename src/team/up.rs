@@ -89,17 +89,15 @@ pub fn run(
             message: format!("cannot start a watcher for {}: {message}", repo.display()),
         })?;
     }
-    // The agent CLIs gate knows get their guard in the worktree they work in, as
-    // `gate init --agent-hooks` installs it: before the agent starts, so it is guarded from
-    // its first tool call.
+    // The agent CLIs gate knows get their guard and their state hooks in the worktree they
+    // work in, as `gate init --agent-hooks` installs them: before the agent starts, so it is
+    // guarded from its first tool call and its first turn is seen.
     for (agent, (place, _)) in team.agents.iter().zip(&places) {
-        for file in guard_files(&agent.command) {
-            crate::hooks::guard::add_pre_tool_use(&place.root.join(file), "gate guard").map_err(
-                |e| TeamError::Place {
-                    agent: agent.name.clone(),
-                    message: format!("cannot install the agent guard: {e}"),
-                },
-            )?;
+        if let Some(cli) = crate::agents::state::Cli::of_command(&agent.command) {
+            crate::hooks::settings::install(&place.root, cli).map_err(|e| TeamError::Place {
+                agent: agent.name.clone(),
+                message: format!("cannot install the agent hooks: {e}"),
+            })?;
         }
     }
     let existing = panes::list(tmux, &team.session)?;
