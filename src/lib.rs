@@ -4,6 +4,7 @@
 //! the only part that talks to a terminal.
 
 pub mod agents;
+pub mod cli_trust;
 pub mod config;
 pub mod confine;
 pub mod doctor;

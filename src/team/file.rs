@@ -38,6 +38,9 @@ struct RawTeam {
     /// Seconds to wait for each agent's program to be ready for its brief.
     #[serde(default)]
     ready_timeout: Option<u64>,
+    /// Whether `up` records each known CLI's trust of its agent's folder (default true).
+    #[serde(default)]
+    trust: Option<bool>,
     #[serde(default)]
     agent: Vec<RawAgent>,
 }
@@ -58,6 +61,8 @@ struct RawAgent {
     pm: Option<Spanned<String>>,
     #[serde(default)]
     ready: Option<String>,
+    #[serde(default)]
+    trust: Option<bool>,
 }
 
 /// A checked team file.
@@ -86,6 +91,10 @@ pub struct Agent {
     pub reports_to: Option<String>,
     /// Text on screen that means the program is ready for input.
     pub ready: Option<String>,
+    /// Whether `up` makes the agent's CLI (Claude Code, Codex) trust its folder in the CLI's
+    /// own settings, so that it does not open on a trust dialog: the agent's `trust`, else
+    /// the team's, else true.
+    pub trust: bool,
 }
 
 impl Team {
@@ -233,6 +242,7 @@ impl Team {
                 brief: a.brief.clone().filter(|b| !b.trim().is_empty()),
                 reports_to: None,
                 ready: a.ready.clone().filter(|r| !r.is_empty()),
+                trust: a.trust.or(raw.trust).unwrap_or(true),
             });
         }
         let orchestrators: Vec<&RawAgent> = raw
@@ -355,6 +365,25 @@ mod tests {
         assert_eq!(ann.reports_to.as_deref(), Some("pm"));
         assert_eq!(ann.feature.as_deref(), Some("User auth"));
         assert_eq!(ann.repo, PathBuf::from("/r"));
+        assert!(team.agents.iter().all(|a| a.trust));
+    }
+
+    #[test]
+    fn trust_is_the_agents_else_the_teams_else_on() {
+        let text = GOOD
+            .replacen(
+                "session = \"shop\"\n",
+                "session = \"shop\"\ntrust = false\n",
+                1,
+            )
+            .replace(
+                "brief = \"be brief\"\n",
+                "brief = \"be brief\"\ntrust = true\n",
+            );
+        let team = parse(&text).unwrap();
+        assert!(!team.agent("boss").unwrap().trust);
+        assert!(!team.agent("pm").unwrap().trust);
+        assert!(team.agent("ann").unwrap().trust);
     }
 
     #[test]

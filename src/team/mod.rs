@@ -13,6 +13,7 @@ pub mod file;
 pub mod panes;
 pub mod place;
 pub mod status;
+pub mod trust;
 pub mod up;
 
 use std::path::PathBuf;

@@ -34,6 +34,9 @@ pub struct AgentUp {
     /// brief had never been delivered), `blocked` (a window of its name that is not its).
     pub window: &'static str,
     pub pane: String,
+    /// What was changed in its CLI's own settings so that it trusts the agent's folder (or
+    /// why not), one sentence each; empty when nothing needed changing.
+    pub trust: Vec<String>,
     /// The brief's fate: `delivered`, `unconfirmed`, or `None` when none was sent.
     pub brief: Option<Delivery>,
     /// Why this agent is not running or was not briefed.
@@ -100,10 +103,16 @@ pub fn run(
             })?;
         }
     }
+    // Each known CLI trusts its agent's folder in its own settings, before any window opens:
+    // a trust dialog on screen would take the brief as its answer.
+    let mut trust = Vec::new();
+    for (agent, (place, _)) in team.agents.iter().zip(&places) {
+        trust.push(super::trust::prepare(agent, &place.root)?);
+    }
     let existing = panes::list(tmux, &team.session)?;
     let mut session_exists = !existing.is_empty();
     let mut report = Vec::new();
-    for (agent, (place, made)) in team.agents.iter().zip(&places) {
+    for ((agent, (place, made)), trust) in team.agents.iter().zip(&places).zip(trust) {
         let label = match (made, place.linked) {
             (Made::Found, false) => "main",
             (Made::Found, true) => "found",
@@ -124,6 +133,7 @@ pub fn run(
                     place: label,
                     window: "blocked",
                     pane: p.id.clone(),
+                    trust,
                     brief: None,
                     problem: Some(format!(
                         "window {}:{} ({}) is not marked as this agent, so it was left alone and \
@@ -160,6 +170,7 @@ pub fn run(
             place: label,
             window,
             pane,
+            trust,
             brief: None,
             problem: None,
         });

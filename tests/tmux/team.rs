@@ -90,8 +90,34 @@ impl<'s> Team<'s> {
         self.server
             .gate(args)
             .current_dir(&self.root)
+            .env("CLAUDE_CONFIG_DIR", self.claude_config_dir())
+            .env("CODEX_HOME", self.codex_home())
             .output()
             .unwrap()
+    }
+
+    /// Where `team up` records Claude Code's trust (never the developer's own settings).
+    fn claude_config_dir(&self) -> PathBuf {
+        self.server.dir().join("claude-config")
+    }
+
+    /// Where `team up` records Codex's trust.
+    fn codex_home(&self) -> PathBuf {
+        self.server.dir().join("codex-home")
+    }
+
+    /// The fake agent installed under the name of a CLI gate knows; its command line for `name`.
+    fn known_cli(&self, program: &str, name: &str) -> String {
+        let bin = self.server.dir().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        if !bin.join(program).exists() {
+            std::fs::copy(self.server.dir().join("fake-agent"), bin.join(program)).unwrap();
+        }
+        format!(
+            "{} {}",
+            bin.join(program).display(),
+            self.out(name).display()
+        )
     }
 
     fn json(&self, args: &[&str]) -> serde_json::Value {
@@ -613,4 +639,108 @@ fn a_known_agent_cli_gets_gates_guard_in_its_worktree_before_it_starts() {
     // The main checkout is untouched; an agent of an unknown program gets nothing.
     assert!(!team.root.join(".claude").exists());
     let _ = team.gate(&["team", "down"]);
+}
+
+#[test]
+fn known_clis_trust_each_agents_worktree_before_it_starts_and_a_second_up_changes_nothing() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    let claude_file = team.claude_config_dir().join(".claude.json");
+    std::fs::create_dir_all(team.claude_config_dir()).unwrap();
+    std::fs::write(
+        &claude_file,
+        r#"{"numStartups": 3, "projects": {"/elsewhere": {"allowedTools": ["Bash"]}}}"#,
+    )
+    .unwrap();
+    let codex_file = team.codex_home().join("config.toml");
+    std::fs::create_dir_all(team.codex_home()).unwrap();
+    let codex_before = "# my Codex settings\nmodel = \"o4\" # fast\n";
+    std::fs::write(&codex_file, codex_before).unwrap();
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"eve\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Trusted\"\n\
+             [[agent]]\nname = \"cody\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Codexed\"\n\
+             [[agent]]\nname = \"ned\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Asked\"\ntrust = false\n",
+            team.agent("pm"),
+            team.known_cli("claude", "eve"),
+            team.known_cli("codex", "cody"),
+            team.known_cli("claude", "ned"),
+        ),
+    )
+    .unwrap();
+    let report = team.up();
+    let root = |name: &str| {
+        PathBuf::from(agent(&report, name)["root"].as_str().unwrap())
+            .canonicalize()
+            .unwrap()
+    };
+    let claude: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&claude_file).unwrap()).unwrap();
+    let eve = root("eve").to_string_lossy().into_owned();
+    assert_eq!(
+        claude["projects"][&eve]["hasTrustDialogAccepted"], true,
+        "{claude:#}"
+    );
+    // Everything else is kept; first-run setup is marked done where it was never set.
+    assert_eq!(claude["numStartups"], 3);
+    assert_eq!(claude["projects"]["/elsewhere"]["allowedTools"][0], "Bash");
+    assert_eq!(claude["hasCompletedOnboarding"], true);
+    // trust = false: left to Claude Code's own dialog.
+    let ned = root("ned").to_string_lossy().into_owned();
+    assert!(claude["projects"].get(&ned).is_none(), "{claude:#}");
+    assert_eq!(agent(&report, "ned")["trust"], serde_json::json!([]));
+    let codex = std::fs::read_to_string(&codex_file).unwrap();
+    let cody = root("cody").to_string_lossy().into_owned();
+    assert_eq!(
+        codex,
+        format!("{codex_before}\n[projects.\"{cody}\"]\ntrust_level = \"trusted\"\n")
+    );
+    let said = agent(&report, "cody")["trust"].to_string();
+    assert!(said.contains(&*codex_file.to_string_lossy()), "{said}");
+    assert_eq!(agent(&report, "pm")["trust"], serde_json::json!([]));
+    // The agents were started after the trust was recorded, and briefed.
+    for name in ["eve", "cody", "ned"] {
+        assert_eq!(agent(&report, name)["brief"], "delivered", "{report:#}");
+    }
+    // A second up changes nothing, and says nothing about trust.
+    let claude_bytes = std::fs::read(&claude_file).unwrap();
+    let again = team.gate(&["team", "up"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(!stdout(&again).contains("trusts"), "{}", stdout(&again));
+    assert_eq!(std::fs::read(&claude_file).unwrap(), claude_bytes);
+    assert_eq!(std::fs::read_to_string(&codex_file).unwrap(), codex);
+    let _ = team.gate(&["team", "down"]);
+}
+
+#[test]
+fn an_unreadable_cli_settings_file_stops_up_before_any_window_and_is_left_alone() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    let claude_file = team.claude_config_dir().join(".claude.json");
+    std::fs::create_dir_all(team.claude_config_dir()).unwrap();
+    std::fs::write(&claude_file, "{\"projects\": ").unwrap();
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n[[agent]]\nname = \"eve\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"Broken\"\n",
+            team.known_cli("claude", "eve")
+        ),
+    )
+    .unwrap();
+    let out = team.gate(&["team", "up"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&*claude_file.to_string_lossy()) && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&claude_file).unwrap(),
+        "{\"projects\": "
+    );
+    let sessions = server.tmux_output(&["has-session", "-t", "shop"]);
+    assert!(!sessions.status.success(), "a window was opened");
 }
