@@ -93,25 +93,24 @@ pub fn handle(
     let config = Config::load(repo.root())?;
     let at = whereabouts(cli, env);
     let now = jiff::Timestamp::now().as_second();
-    let states = States::in_dir(&state_dir);
-    let mut recorded = states.record(cli, &at, &seen, now)?;
-    let log = EventLog::in_dir(&state_dir);
-    if recorded.changed() {
-        log_change(&log, &recorded, &seen);
-    }
+    let mut seen = seen;
     let mut stdout = protocol_silence(cli);
+    // Handed back before the turn's end is recorded: a watcher that saw "idle" first would
+    // type the same notes into the pane (the claims keep it to one of the two, but the
+    // agent should get them the quiet way).
     if cli == Cli::Claude && event.eq_ignore_ascii_case("stop") {
         let max = config.delivery.handbacks;
         if let Some(block) = handback::handback(&state_dir, &at.agent, payload, max) {
             // The turn goes on with the notes: the agent is working, not waiting.
-            let going_on = Observation {
-                activity: Activity::Working,
-                event: "Stop (notes handed back)".into(),
-                ..seen.clone()
-            };
-            recorded = states.record(cli, &at, &going_on, now)?;
+            seen.activity = Activity::Working;
+            seen.event = "Stop (notes handed back)".into();
             stdout = Some(block);
         }
+    }
+    let states = States::in_dir(&state_dir);
+    let recorded = states.record(cli, &at, &seen, now)?;
+    if recorded.changed() {
+        log_change(&EventLog::in_dir(&state_dir), &recorded, &seen);
     }
     if seen.limited {
         schedule_resume(&state_dir, &config, &recorded, &at, env);

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gate::agents::queue::Queue;
+use gate::agents::state::{AgentState, States};
 use gate::agents::{self, Discovery, Why};
 use gate::config::Config;
 use gate::tmux::{Tmux, TmuxError};
@@ -84,6 +86,12 @@ struct AgentView<'a> {
     why: &'static str,
     /// In words, e.g. "runs claude".
     reason: String,
+    /// What its CLI last reported through gate's hooks (`gate agent-hook`); absent for
+    /// programs that report nothing (then only the screen tells).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<AgentState>,
+    /// Notes (check-ins, nudges) waiting for its turn to end.
+    queued: usize,
 }
 
 #[derive(Serialize)]
@@ -141,15 +149,16 @@ fn mark(
 
 fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
     // Outside a repository: every agent on the server, none in a worktree.
-    let (root, config, worktrees) = match Project::open() {
+    let (root, config, worktrees, state_dir) = match Project::open() {
         Ok(p) => {
             let root =
                 std::fs::canonicalize(p.repo.root()).unwrap_or_else(|_| p.repo.root().to_owned());
             let worktrees = agents::worktree_roots(p.repo.root());
-            (Some(root), p.config, worktrees)
+            (Some(root), p.config, worktrees, Some(p.repo.state_dir()))
         }
-        Err(_) => (None, Config::default(), Vec::new()),
+        Err(_) => (None, Config::default(), Vec::new(), None),
     };
+    let told = Told::of(state_dir.as_deref());
     let configured = !config.agent.target.trim().eq_ignore_ascii_case("auto");
     let (found, note) = match agents::discover(tmux, &config, &worktrees) {
         Ok(found) => (found, None),
@@ -166,7 +175,7 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
             root: root.as_deref(),
             mode: if configured { "configured" } else { "auto" },
             worktrees: &worktrees,
-            agents: shown.iter().map(|a| view(a)).collect(),
+            agents: shown.iter().map(|a| view(a, &told)).collect(),
             ignored: found
                 .ignored
                 .iter()
@@ -199,8 +208,8 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
     }
     if !shown.is_empty() {
         ui.line(ui.dim(format!(
-            "{:<5} {:<20} {:<16} {:<12} {}  {}",
-            "pane", "target (window)", "name", "role", "worktree", "why"
+            "{:<5} {:<20} {:<16} {:<12} {:<18} {}  {}",
+            "pane", "target (window)", "name", "role", "state", "worktree", "why"
         )))?;
     }
     for a in &shown {
@@ -209,11 +218,12 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map_or_else(|| "-".to_owned(), |w| w.display().to_string());
         ui.line(format!(
-            "{:<5} {:<20} {:<16} {:<12} {}  {}",
+            "{:<5} {:<20} {:<16} {:<12} {:<18} {}  {}",
             a.pane.id,
             format!("{} ({})", a.pane.target(), a.pane.window_name),
             a.name,
             a.role.as_deref().unwrap_or("-"),
+            told.describe(a),
             ui.dim(worktree),
             a.why.describe()
         ))?;
@@ -229,7 +239,53 @@ fn list(args: &Args, ui: &Ui, tmux: &Tmux) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn view(a: &agents::Agent) -> AgentView<'_> {
+/// What the agents' hooks and the delivery queue say, for one repository.
+struct Told {
+    states: Option<States>,
+    queue: Option<Queue>,
+    now: i64,
+}
+
+impl Told {
+    fn of(state_dir: Option<&Path>) -> Told {
+        Told {
+            states: state_dir.map(States::in_dir),
+            queue: state_dir.map(Queue::in_dir),
+            now: jiff::Timestamp::now().as_second(),
+        }
+    }
+
+    fn state(&self, a: &agents::Agent) -> Option<AgentState> {
+        self.states
+            .as_ref()?
+            .find(&a.name, &a.pane.id, &a.pane.socket_path)
+    }
+
+    fn queued(&self, a: &agents::Agent) -> usize {
+        self.queue
+            .as_ref()
+            .and_then(|q| q.pending(&a.name).ok())
+            .map_or(0, |p| p.len())
+    }
+
+    /// E.g. `working 3m`, `needs-input 12m +2` (two notes wait), `-` when nothing reported.
+    fn describe(&self, a: &agents::Agent) -> String {
+        let queued = match self.queued(a) {
+            0 => String::new(),
+            n => format!(" +{n}"),
+        };
+        match self.state(a) {
+            Some(s) => format!(
+                "{} {}{queued}",
+                s.activity.as_str(),
+                gate::schedule::human(std::time::Duration::from_secs(s.for_secs(self.now) as u64))
+            ),
+            None => format!("-{queued}"),
+        }
+    }
+}
+
+fn view<'a>(a: &'a agents::Agent, told: &Told) -> AgentView<'a> {
     AgentView {
         pane: &a.pane.id,
         target: a.pane.target(),
@@ -245,6 +301,8 @@ fn view(a: &agents::Agent) -> AgentView<'_> {
             Why::Configured => format!("configured (agent.target = {:?})", a.pane.target()),
             other => other.describe(),
         },
+        state: told.state(a),
+        queued: told.queued(a),
     }
 }
 

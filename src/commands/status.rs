@@ -47,6 +47,10 @@ struct AgentView {
     why: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     peek: Option<Vec<String>>,
+    /// What its CLI last reported through gate's hooks, and since when (absent when its
+    /// program reports nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<gate::agents::state::AgentState>,
 }
 
 #[derive(Serialize)]
@@ -276,9 +280,17 @@ fn render_one(ui: &Ui, s: &ProjectStatus, agents: &[AgentView]) -> std::io::Resu
             ui.dim("none found (gate agents mark TARGET --name NAME, or run a known agent CLI)")
         ))?;
     }
+    let now = jiff::Timestamp::now().as_second();
     for a in agents {
+        let state = a.state.as_ref().map_or_else(String::new, |st| {
+            format!(
+                ": {} for {}",
+                st.activity.as_str(),
+                gate::status::human_age(st.for_secs(now))
+            )
+        });
         ui.line(format!(
-            "  {:<10} {} {} ({}, {})",
+            "  {:<10} {} {} ({}, {}){state}",
             "agent", a.target, a.pane, a.name, a.command
         ))?;
         for line in a.peek.iter().flatten() {
@@ -304,12 +316,14 @@ fn agents_of(project: &Project, root: &Path, peek: Option<usize>) -> Vec<AgentVi
     let Ok(found) = gate::agents::discover(&tmux, &project.config, &roots) else {
         return Vec::new();
     };
+    let states = gate::agents::state::States::in_dir(&project.repo.state_dir());
     found
         .agents
         .into_iter()
         .filter(|a| configured || a.worktree.as_deref() == Some(canonical.as_path()))
         .map(|a| (a.name, a.why.kind(), a.pane))
         .map(|(name, why, p)| AgentView {
+            state: states.find(&name, &p.id, &p.socket_path),
             name,
             why,
             peek: peek.map(|n| {

@@ -40,7 +40,8 @@ pub enum Action {
         #[arg(long)]
         file: Option<PathBuf>,
         /// Print JSON: session, running, agents [{name, role, worktree, branch, phase, tasks,
-        /// last_commit_age, state, alive, last_activity_age, ...}]
+        /// last_commit_age, state, alive, last_activity_age, activity, activity_age,
+        /// queued, ...}]
         #[arg(long)]
         json: bool,
     },
@@ -228,8 +229,16 @@ fn run_status(ui: &Ui, file: Option<&Path>, json: bool) -> anyhow::Result<ExitCo
         let tasks = a
             .tasks
             .map_or_else(|| "-".into(), |t| format!("{}/{}", t.done, t.total));
+        let reported = match (a.activity, a.activity_age) {
+            (Some(what), Some(secs)) => format!("  {what} for {}", gate::status::human_age(secs)),
+            _ => String::new(),
+        };
+        let queued = match a.queued {
+            0 => String::new(),
+            n => format!("  {n} note(s) queued"),
+        };
         ui.line(format!(
-            "{mark} {:<14} {:<12} {:<6} {}  branch {}  phase {phase}  tasks {tasks}  last commit {} ago  active {} ago",
+            "{mark} {:<14} {:<12} {:<6} {}  branch {}  phase {phase}  tasks {tasks}  last commit {} ago  active {} ago{reported}{queued}",
             a.name,
             a.role,
             a.state,

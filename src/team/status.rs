@@ -39,6 +39,16 @@ pub struct AgentStatus {
     pub pane: Option<String>,
     /// Seconds since its window last showed output.
     pub last_activity_age: Option<i64>,
+    /// What its CLI last reported through gate's hooks (`working`, `idle`, `needs-input`,
+    /// `failed`, `gone`); `None` for programs that report nothing.
+    pub activity: Option<&'static str>,
+    /// Seconds in that activity.
+    pub activity_age: Option<i64>,
+    /// The CLI's words with it (a question, an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_detail: Option<String>,
+    /// Notes waiting for its turn to end.
+    pub queued: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,8 +64,25 @@ pub fn gather(team: &Team, tmux: &Tmux, now: i64) -> Result<TeamStatus, TeamErro
     let panes = panes::list(tmux, &team.session)?;
     let mut lists: BTreeMap<PathBuf, (Vec<worktree::Worktree>, Config)> = BTreeMap::new();
     let mut projects: BTreeMap<PathBuf, crate::status::ProjectStatus> = BTreeMap::new();
+    let mut state_dirs: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
     let mut agents = Vec::new();
     for agent in &team.agents {
+        let state_dir = state_dirs
+            .entry(agent.repo.clone())
+            .or_insert_with(|| {
+                crate::repo::Repo::discover(&agent.repo)
+                    .ok()
+                    .map(|r| r.state_dir())
+            })
+            .clone();
+        let reported = state_dir
+            .as_deref()
+            .and_then(|d| crate::agents::state::States::in_dir(d).read(&agent.name));
+        let queued = state_dir.as_deref().map_or(0, |d| {
+            crate::agents::queue::Queue::in_dir(d)
+                .pending(&agent.name)
+                .map_or(0, |p| p.len())
+        });
         if !lists.contains_key(&agent.repo) {
             let list = worktree::list(&agent.repo).unwrap_or_default();
             let config =
@@ -102,6 +129,10 @@ pub fn gather(team: &Team, tmux: &Tmux, now: i64) -> Result<TeamStatus, TeamErro
             alive: state == "alive",
             pane: pane.map(|p| p.id.clone()),
             last_activity_age: pane.and_then(|p| p.activity).map(|t| (now - t).max(0)),
+            activity: reported.as_ref().map(|r| r.activity.as_str()),
+            activity_age: reported.as_ref().map(|r| r.for_secs(now)),
+            activity_detail: reported.and_then(|r| r.detail),
+            queued,
         });
     }
     Ok(TeamStatus {

@@ -19,6 +19,7 @@ use jiff::Timestamp;
 
 use super::jobs::Ctx;
 use super::messenger::SendFailure;
+use super::turns::Routed;
 use super::{WatchEvent, brief};
 use crate::events::Event;
 use crate::nudge::one_line;
@@ -68,10 +69,14 @@ pub fn attempt(ctx: &Ctx, id: u64) -> Vec<String> {
         .map_err(SendFailure::from)
         .and_then(|pane| {
             let text = checkin_text(&c, lateness(c.due, now), &state_line(ctx, &pane, now));
-            Ok((messenger.deliver(&pane, &text)?, pane))
+            // Mid-turn agents get it at their turn's end (see `turns`).
+            let routed =
+                super::turns::deliver_or_queue(ctx, &messenger, &pane, "checkin", &c.key(), &text)?;
+            Ok((routed, pane))
         });
     match sent {
-        Ok((report, pane)) => delivered(ctx, &c, &pane, report, now),
+        Ok((Routed::Sent(report), pane)) => delivered(ctx, &c, &pane, report, now),
+        Ok((routed, pane)) => queued(ctx, &c, &pane, &routed, now),
         Err(SendFailure::Stopped) => {
             // Nothing was typed: back to pending, to be attempted by the next watcher.
             let _ = store.update(|s| match s.get_mut(id) {
@@ -146,6 +151,32 @@ fn delivered(
         (true, ())
     }) {
         lines.push(format!("{}: delivered, but {err}", c.key()));
+    }
+    lines.push(detail);
+    lines
+}
+
+/// Handed to the delivery queue: recorded as delivered (so no restart sends it again), and
+/// settled; the queue types it when the agent's turn ends.
+fn queued(ctx: &Ctx, c: &Checkin, pane: &Pane, routed: &Routed, now: Timestamp) -> Vec<String> {
+    let detail = format!(
+        "{}: {routed} ({} {}), attempt {}",
+        c.key(),
+        pane.target(),
+        pane.id,
+        c.attempts
+    );
+    let mut lines = Vec::new();
+    let mut e = Event::now(WatchEvent::CheckinDelivered.as_str());
+    e.detail = detail.clone();
+    if let Err(err) = ctx.log().append(&e) {
+        lines.push(format!("{err}"));
+    }
+    if let Err(err) = ctx.store().update(|s| {
+        s.settle(c.id, now);
+        (true, ())
+    }) {
+        lines.push(format!("{}: queued, but {err}", c.key()));
     }
     lines.push(detail);
     lines

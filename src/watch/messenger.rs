@@ -75,6 +75,10 @@ impl Messenger {
         self.tmux.socket()
     }
 
+    pub fn panes(&self) -> Result<Vec<Pane>, TmuxError> {
+        self.tmux.panes()
+    }
+
     pub fn resolve(&self, target: &str) -> Result<Pane, TmuxError> {
         self.tmux.resolve(target)
     }

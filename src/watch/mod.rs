@@ -33,6 +33,7 @@ pub mod messenger;
 pub mod nudges;
 pub mod pending;
 pub mod repository;
+pub mod turns;
 pub mod worktree;
 
 use std::path::Path;
@@ -170,6 +171,11 @@ async fn watch(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<(), WatchError
         stop.clone(),
     )));
     workers.spawn(done(checkins::worker(
+        ctx.clone(),
+        reporter.clone(),
+        stop.clone(),
+    )));
+    workers.spawn(done(turns::worker(
         ctx.clone(),
         reporter.clone(),
         stop.clone(),

@@ -95,7 +95,16 @@ pub fn nudge(
             }
             Verdict::Send { nth } => {
                 let text = nudge_text(&slip);
-                let outcome = outcome(ctx.messenger.deliver(&pane, &text));
+                // Mid-turn agents get it at their turn's end (see `turns`).
+                let routed = super::turns::deliver_or_queue(
+                    ctx,
+                    &ctx.messenger,
+                    &pane,
+                    "nudge",
+                    rule,
+                    &text,
+                );
+                let outcome = super::turns::outcome_text(&routed);
                 let detail = nudge_detail(&pane.id, &pane.target(), None, &outcome, &text);
                 record(ctx, WatchEvent::Nudge, rule, &request.paths, &detail);
                 lines.push(format!("nudge {rule} #{nth} to {label}: {outcome}"));

@@ -13,3 +13,4 @@ mod schedule;
 mod send;
 mod server;
 mod team;
+mod turns;

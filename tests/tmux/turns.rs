@@ -1,0 +1,352 @@
+//! Agent state from the CLIs' own hooks, and messages at turn boundaries: a fake agent that
+//! runs exactly the hook commands `gate init --agent-hooks` installed (from PATH, in its tmux
+//! pane, as Claude Code and Codex do), a real watcher, real check-ins.
+//!
+//! The fake's turn lasts until the test releases it, so "mid-turn" is a state the test holds,
+//! not a race it hopes to win.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::project::{FAST, Project, stays, wait};
+use crate::server::{Agent, Server, stderr, stdout};
+
+const LONG: Duration = Duration::from_secs(15);
+
+/// A fake agent CLI with hooks, in a raw terminal like a TUI: typed text is echoed after a
+/// prompt and cleared on Enter; Enter records the line, runs the submit hook, then "works"
+/// until `release` exists, then runs the stop hook. A Stop answer `{"decision": "block"}` is
+/// taken as Claude Code takes it: the reason is recorded as `HANDBACK: <reason>` and the stop
+/// hook runs again with `stop_hook_active: true`.
+const HOOKED_AGENT: &str = r#"
+import json, os, subprocess, sys, time, tty
+tty.setraw(0)
+out, ready, release, submit, stop = sys.argv[1:6]
+def record(line):
+    with open(out, "ab") as f:
+        f.write(line + b"\n")
+def hook(cmd, payload):
+    r = subprocess.run(cmd, shell=True, input=json.dumps(payload).encode(), capture_output=True)
+    return r.stdout.decode()
+def turn(prompt):
+    hook(submit, {"hook_event_name": "UserPromptSubmit", "prompt": prompt, "cwd": os.getcwd()})
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    os.remove(release)
+    active = False
+    while True:
+        said = hook(stop, {"hook_event_name": "Stop", "stop_hook_active": active, "cwd": os.getcwd()})
+        try:
+            answer = json.loads(said)
+        except ValueError:
+            answer = {}
+        if answer.get("decision") != "block":
+            break
+        record(b"HANDBACK: " + answer["reason"].encode())
+        active = True
+open(ready, "w").close()
+os.write(1, b"> ")
+buf = b""
+while True:
+    b = os.read(0, 1)
+    if b == b"\r":
+        if not buf:
+            continue
+        record(buf)
+        line, buf = buf, b""
+        os.write(1, b"\r\x1b[2K(working)")
+        turn(line.decode())
+        os.write(1, b"\r\x1b[2K> ")
+        continue
+    buf += b
+    os.write(1, b)
+"#;
+
+struct Hooked {
+    pane: String,
+    out: PathBuf,
+    release: PathBuf,
+}
+
+impl Hooked {
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn wait_lines(&self, n: usize) -> Vec<String> {
+        wait("the agent's lines", LONG, || self.lines().len() >= n);
+        self.lines()
+    }
+
+    /// Ends the current turn (the stop hook runs).
+    fn end_turn(&self) {
+        std::fs::write(&self.release, "").unwrap();
+    }
+}
+
+/// The hook command installed for `event` in the settings file `file` of `project`.
+fn installed(project: &Project, file: &str, event: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.root.join(file)).unwrap()).unwrap();
+    v["hooks"][event]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["hooks"].as_array().unwrap())
+        .map(|h| h["command"].as_str().unwrap().to_owned())
+        .find(|c| c.starts_with("gate agent-hook"))
+        .unwrap_or_else(|| panic!("no gate hook for {event} in {file}"))
+}
+
+/// A directory holding `gate` (this build), for the panes' PATH.
+fn gate_on_path(server: &Server) -> PathBuf {
+    let bin = server.dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("gate");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_gate"), &link).unwrap();
+    }
+    bin
+}
+
+/// Installs gate's agent hooks in `project` and starts the fake CLI, with `file`'s submit
+/// and stop hooks, in window `window`, marked as agent `name`.
+fn start(server: &Server, project: &Project, file: &str, window: &str, name: &str) -> Hooked {
+    let out = project.run(&["init", "--agent-hooks"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let submit = installed(project, file, "UserPromptSubmit");
+    let stop = installed(project, file, "Stop");
+    let dir = server.dir().join(window);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out, ready, release) = (dir.join("out"), dir.join("ready"), dir.join("release"));
+    let script = HOOKED_AGENT.replace('\'', "\"");
+    let path = format!(
+        "PATH={}:{}",
+        gate_on_path(server).display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // In the command line: tmux replaces a new pane's PATH (`-e PATH=...` included) with its
+    // client's.
+    let command = format!(
+        "{path} exec python3 -c '{script}' {} {} {} '{submit}' '{stop}'",
+        out.display(),
+        ready.display(),
+        release.display()
+    );
+    let root = project.root.to_string_lossy().into_owned();
+    let pane = server
+        .tmux(&[
+            "new-window",
+            "-d",
+            "-t",
+            "team:",
+            "-n",
+            window,
+            "-c",
+            &root,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            &command,
+        ])
+        .trim()
+        .to_owned();
+    wait("the hooked agent to start", LONG, || ready.exists());
+    let marked = server
+        .gate(&[
+            "agents", "mark", &pane, "--name", name, "--role", "engineer",
+        ])
+        .output()
+        .unwrap();
+    assert!(marked.status.success(), "{}", stderr(&marked));
+    Hooked { pane, out, release }
+}
+
+fn state(project: &Project, name: &str) -> serde_json::Value {
+    let path = project.state().join("agents").join(format!("{name}.json"));
+    std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn wait_activity(project: &Project, name: &str, activity: &str) -> serde_json::Value {
+    wait(&format!("{name} to be {activity}"), LONG, || {
+        state(project, name)["activity"] == activity
+    });
+    state(project, name)
+}
+
+fn schedule(project: &Project, pane: &str, note: &str) {
+    let out = project.run(&["schedule", "--target", pane, "1s", note]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+fn session(server: &Server) {
+    server.session("team", Agent::Lines);
+}
+
+/// The issue's finding: a message typed into a busy Codex is queued by Codex, which drops the
+/// answer it was streaming. A check-in due mid-turn now waits, and goes out at the turn's end.
+#[test]
+fn a_checkin_due_mid_turn_waits_for_the_turn_to_end() {
+    let server = Server::new();
+    let project = Project::new(&server, FAST);
+    session(&server);
+    let agent = start(&server, &project, ".codex/hooks.json", "eng", "eng-1");
+    let _w = project.watch();
+
+    let sent = server.send(&[&agent.pane, "build the parser"]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    assert_eq!(agent.wait_lines(1), ["build the parser"]);
+    let s = wait_activity(&project, "eng-1", "working");
+    assert_eq!(s["cli"], "codex");
+    assert_eq!(s["pane"], agent.pane.as_str());
+
+    schedule(&project, &agent.pane, "Report progress");
+    wait("the check-in to be queued", LONG, || {
+        !project.events("note-queued").is_empty()
+    });
+    stays(&agent.out, 1, Duration::from_millis(1500));
+    let listed = server
+        .gate(&["agents", "--json"])
+        .current_dir(&project.root)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let me = &report["agents"][0];
+    assert_eq!(me["state"]["activity"], "working", "{report:#}");
+    assert_eq!(me["queued"], 1, "{report:#}");
+
+    agent.end_turn();
+    let lines = agent.wait_lines(2);
+    assert!(
+        lines[1].starts_with("[gate check-in] Report progress — branch main"),
+        "{lines:?}"
+    );
+    assert_eq!(project.events("note-delivered").len(), 1);
+    // The check-in was settled when it was queued: never sent twice.
+    agent.end_turn();
+    stays(&agent.out, 2, Duration::from_millis(1500));
+    let listed = project.run(&["schedule", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v["checkins"], serde_json::json!([]), "{}", stdout(&listed));
+}
+
+/// With Claude Code, the Stop hook itself hands the waiting note back as the reason to go on:
+/// nothing is typed into the pane, and the handback is not repeated while
+/// `stop_hook_active` is set.
+#[test]
+fn claude_gets_a_waiting_note_from_its_stop_hook_not_its_keyboard() {
+    let server = Server::new();
+    let project = Project::new(&server, FAST);
+    session(&server);
+    let agent = start(&server, &project, ".claude/settings.json", "eng", "eng-1");
+    let _w = project.watch();
+
+    let sent = server.send(&[&agent.pane, "write the spec"]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    agent.wait_lines(1);
+    wait_activity(&project, "eng-1", "working");
+    schedule(&project, &agent.pane, "Commit what you have");
+    wait("the check-in to be queued", LONG, || {
+        !project.events("note-queued").is_empty()
+    });
+
+    agent.end_turn();
+    let lines = agent.wait_lines(2);
+    assert!(
+        lines[1].starts_with("HANDBACK: [gate check-in] Commit what you have"),
+        "{lines:?}"
+    );
+    wait_activity(&project, "eng-1", "idle");
+    stays(&agent.out, 2, Duration::from_millis(1500));
+    assert_eq!(project.events("note-handed-back").len(), 1);
+    assert!(project.events("note-delivered").is_empty());
+}
+
+/// A note that waits longer than `delivery.escalate_after` is told to the PM once, and still
+/// reaches the agent when its turn ends.
+#[test]
+fn a_long_wait_is_told_to_the_pm_once() {
+    let server = Server::new();
+    let config = format!("{FAST}\n[delivery]\nescalate_after = \"1s\"\nhandbacks = 0\n");
+    let project = Project::new(&server, &config);
+    session(&server);
+    let agent = start(&server, &project, ".claude/settings.json", "eng", "eng-1");
+    let pm = server.window("team", "pm", Agent::Lines, None);
+    let marked = server
+        .gate(&["agents", "mark", &pm.id, "--name", "pm-1", "--role", "pm"])
+        .output()
+        .unwrap();
+    assert!(marked.status.success(), "{}", stderr(&marked));
+    let _w = project.watch();
+
+    assert_eq!(server.send(&[&agent.pane, "go"]).status.code(), Some(0));
+    agent.wait_lines(1);
+    wait_activity(&project, "eng-1", "working");
+    schedule(&project, &agent.pane, "Check in");
+    let told = pm.lines(1);
+    assert!(
+        told[0].starts_with("[gate] eng-1 has been working for over 1s; a checkin waits"),
+        "{told:?}"
+    );
+    stays(&pm.out, 1, Duration::from_millis(1500));
+    agent.end_turn();
+    let lines = agent.wait_lines(2);
+    assert!(
+        lines[1].starts_with("[gate check-in] Check in"),
+        "{lines:?}"
+    );
+}
+
+/// `gate agent-hook` never fails the agent: outside a repository, with garbage on stdin, or
+/// an event it does not know, it exits 0 and prints nothing (Gemini: `{}`).
+#[test]
+fn the_hook_never_gets_in_the_way() {
+    let server = Server::new();
+    let dir = server.dir().join("work");
+    for (cli, event, input) in [
+        ("claude", "stop", "not json"),
+        ("claude", "pre-tool-use", "{}"),
+        ("codex", "notify", ""),
+        ("gemini", "after-agent", "{}"),
+    ] {
+        let mut cmd = server.gate(&["agent-hook", cli, event]);
+        cmd.current_dir(&dir).stdin(std::process::Stdio::piped());
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{cli} {event}: {}",
+            stderr(&out)
+        );
+        let expected = if cli == "gemini" { "{}\n" } else { "" };
+        assert_eq!(stdout(&out), expected, "{cli} {event}");
+    }
+    let bad = server
+        .gate(&["agent-hook", "aider", "stop"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown CLI is a usage error"
+    );
+}
