@@ -5,6 +5,8 @@
 //! Every failed check says what to run to fix it. The names are a public interface (`--json`):
 //! add, never rename.
 
+pub mod agent_clis;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -92,6 +94,10 @@ pub struct Facts {
     /// The agent settings files that run `gate guard`, and whether `gate` is on PATH (the
     /// committed settings name no path, so each machine must have it there).
     pub agent_guards: (Vec<String>, bool),
+    /// Codex's config as it concerns this project: trust, hook switches.
+    pub codex: agent_clis::CodexFacts,
+    /// The hook commands of Claude Code's `.claude/settings.json`, each found here or not.
+    pub claude: agent_clis::ClaudeFacts,
 }
 
 /// Gathers the facts for the repository at `repo`; `gate` is the running binary (what the
@@ -151,7 +157,11 @@ pub fn gather(repo: &Repo, gate: &Path) -> Facts {
         })
         .map(str::to_owned)
         .collect();
+    let worktrees = crate::repo::worktree::list(&root).unwrap_or_default();
+    let main = crate::team::place::main_checkout(&worktrees, &root);
     Facts {
+        codex: agent_clis::gather_codex(&root, &main),
+        claude: agent_clis::gather_claude(&root),
         agent_guards: (guards, on_path("gate")),
         implementation: (globs, matched, code.len()),
         watcher: daemon::read_status(&paths).filter(|_| watcher_running),
@@ -202,6 +212,9 @@ pub fn evaluate(f: &Facts) -> Report {
         identity(&f.identity.0, &f.identity.1),
         registered(&f.root, &f.registered),
         agent_guards(&f.agent_guards.0, f.agent_guards.1),
+        agent_clis::claude_hooks(&f.claude),
+        agent_clis::codex_trust(&f.codex),
+        agent_clis::codex_features(&f.codex),
     ])
 }
 

@@ -92,14 +92,27 @@ pub fn trust_level(file: &Path, folder: &Path) -> Result<Option<String>, TrustEr
         .map(str::to_owned))
 }
 
-/// Whether the config at `file` sets the deprecated `[features] codex_hooks` key (Codex now
-/// reads `[features] hooks`, on by default; `codex_hooks` is an alias kept for old files).
-pub fn sets_deprecated_hooks_flag(file: &Path) -> Result<bool, TrustError> {
+/// The hook switches in the config at `file`: `[features] hooks` (on by default) and its
+/// deprecated alias `[features] codex_hooks`, each `None` when absent (or not a boolean).
+pub fn hook_features(file: &Path) -> Result<HookFeatures, TrustError> {
     let (doc, _) = parse(file)?;
-    Ok(doc
-        .get("features")
-        .and_then(Item::as_table_like)
-        .is_some_and(|f| f.contains_key("codex_hooks")))
+    let get = |key: &str| {
+        doc.get("features")
+            .and_then(Item::as_table_like)
+            .and_then(|f| f.get(key))
+            .and_then(Item::as_bool)
+    };
+    Ok(HookFeatures {
+        hooks: get("hooks"),
+        codex_hooks: get("codex_hooks"),
+    })
+}
+
+/// `[features] hooks` and `[features] codex_hooks` as a Codex config sets them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HookFeatures {
+    pub hooks: Option<bool>,
+    pub codex_hooks: Option<bool>,
 }
 
 /// The file as a TOML document (empty when missing), and whether it existed.
@@ -150,7 +163,8 @@ mod tests {
             trust_level(&file, Path::new("/w/eng")).unwrap().as_deref(),
             Some("trusted")
         );
-        assert!(sets_deprecated_hooks_flag(&file).unwrap());
+        let features = hook_features(&file).unwrap();
+        assert_eq!((features.codex_hooks, features.hooks), (Some(true), None));
         assert!(
             trust(&file, Path::new("/w/eng"))
                 .unwrap()
@@ -169,7 +183,7 @@ mod tests {
             std::fs::read_to_string(&file).unwrap(),
             "[projects.\"/w/a\"]\ntrust_level = \"trusted\"\n"
         );
-        assert!(!sets_deprecated_hooks_flag(&file).unwrap());
+        assert_eq!(hook_features(&file).unwrap(), HookFeatures::default());
     }
 
     #[test]

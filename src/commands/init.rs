@@ -102,9 +102,11 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             ui.line(format!("{} {verb} {file}", ui.ok_mark()))?;
         }
         ui.line(
-            "  Codex: current versions run project hooks without a feature flag, but ask you to trust this \
-             project's hooks at the next start (and again whenever a hook changes); until you do, Codex runs \
-             with no guard and no state hooks. Claude Code and Gemini CLI: the hooks run `gate` from PATH.",
+            "  Codex: current versions run project hooks without a feature flag, but load them only in a \
+             project Codex trusts (its trust prompt, or [projects.\"<this folder>\"] trust_level = \"trusted\" \
+             in ~/.codex/config.toml), and ask you to trust this project's hooks at the next start (and again \
+             whenever a hook changes); until you do, Codex runs with no guard and no state hooks. Claude Code \
+             and Gemini CLI: the hooks run `gate` from PATH. `gate doctor` checks both.",
         )?;
     }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {

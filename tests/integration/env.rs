@@ -28,6 +28,9 @@ const REMOVED: &[&str] = &[
     "CLICOLOR",
     "CLICOLOR_FORCE",
     "FORCE_COLOR",
+    // The agent CLIs' own settings: a test that makes gate write them gives its own.
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
 ];
 
 /// The date every commit carries, so hashes and output never depend on the clock.

@@ -207,3 +207,72 @@ fn outside_a_repository_doctor_is_a_usage_error() {
         all(&out)
     );
 }
+
+#[test]
+fn agent_cli_checks_tell_whether_codex_trusts_the_project_and_claudes_hooks_can_start() {
+    let env = TestEnv::new();
+    assert_exit(&env.gate(&["init", "--agent-hooks"]), 0);
+    let codex_home = env.base_dir().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let config = codex_home.join("config.toml");
+    std::fs::write(&config, "# mine\n[features]\ncodex_hooks = true\n").unwrap();
+    // PATH with git and nothing else: the hooks' `gate` is not found.
+    let bin = env.base_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let git = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap()
+        .stdout;
+    std::os::unix::fs::symlink(String::from_utf8(git).unwrap().trim(), bin.join("git")).unwrap();
+    let vars = [
+        ("CODEX_HOME", codex_home.to_str().unwrap()),
+        ("PATH", bin.to_str().unwrap()),
+    ];
+    let (_, report) = doctor(&env, &no_server(&env), &vars);
+    let claude = check(&report, "claude-hooks");
+    assert_eq!(claude["ok"], false, "{claude}");
+    assert!(
+        claude["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(gate not found)"),
+        "{claude}"
+    );
+    let trust = check(&report, "codex-trust");
+    assert_eq!(trust["ok"], false, "{trust}");
+    let root = env.root.display().to_string();
+    assert_eq!(
+        trust["fix"].as_str().unwrap(),
+        format!(
+            "add `[projects.\"{root}\"]` with `trust_level = \"trusted\"` to {} (or start codex \
+             here and answer its trust prompt)",
+            config.display()
+        )
+    );
+    let features = check(&report, "codex-features");
+    assert_eq!(features["ok"], false, "{features}");
+    assert_eq!(
+        features["fix"].as_str().unwrap(),
+        format!(
+            "delete `codex_hooks = true` from [features] in {}",
+            config.display()
+        )
+    );
+    // Doing exactly what the fixes say clears the three.
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("gate"), bin.join("gate")).unwrap();
+    std::fs::write(
+        &config,
+        format!("# mine\n[features]\n\n[projects.\"{root}\"]\ntrust_level = \"trusted\"\n"),
+    )
+    .unwrap();
+    let (_, report) = doctor(&env, &no_server(&env), &vars);
+    for name in ["claude-hooks", "codex-trust", "codex-features"] {
+        assert_eq!(
+            check(&report, name)["ok"],
+            true,
+            "{:#}",
+            check(&report, name)
+        );
+    }
+}
