@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use gate::registry::Registry;
 use gate::status::{self, ProjectStatus, human_age};
+use gate::team::status::TeamStatus;
 use gate::tmux::Tmux;
 use serde::Serialize;
 
@@ -14,7 +15,8 @@ use crate::ui::Ui;
 
 /// Show where this project stands: branch, feature and phase, each rule, last commit, dirty
 /// files, the watcher, pending check-ins, recent violations and the agent panes. --all shows
-/// one line per registered project, most in need of attention first.
+/// one line per registered project, most in need of attention first, and under it the team
+/// that is up there (its team.toml's session), one line per agent.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Every project `gate init` registered, one line each
@@ -58,6 +60,9 @@ struct One<'a> {
     #[serde(flatten)]
     status: &'a ProjectStatus,
     agents: Vec<AgentView>,
+    /// With --all: the team that is up here (`gate team status --json`'s document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<&'a TeamStatus>,
 }
 
 #[derive(Serialize)]
@@ -96,7 +101,11 @@ fn one(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let s = status::gather(project.repo.root(), now(), true);
     let agents = agents_of(&project, s.root.as_path(), args.peek);
     if args.json {
-        ui.json(&One { status: &s, agents })?;
+        ui.json(&One {
+            status: &s,
+            agents,
+            team: None,
+        })?;
     } else {
         clear_if_watching(args, ui)?;
         render_one(ui, &s, &agents)?;
@@ -111,28 +120,33 @@ fn one(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
 fn all(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     let roots = Registry::open_default()?.list()?;
     let t = now();
-    // Two cores: gather the projects in parallel, a thread per project.
-    let mut statuses: Vec<ProjectStatus> = std::thread::scope(|scope| {
+    // Two cores: gather the projects in parallel, a thread per project; each with the team
+    // that is up there, if any.
+    let gather = |root: &Path| {
+        (
+            status::gather(root, t, false),
+            gate::team::running::at(root, &Tmux::from_env(), t),
+        )
+    };
+    let mut statuses: Vec<(ProjectStatus, Option<TeamStatus>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = roots
             .iter()
-            .map(|root| scope.spawn(move || status::gather(root, t, false)))
+            .map(|root| scope.spawn(move || gather(root)))
             .collect();
         handles
             .into_iter()
             .zip(&roots)
-            .map(|(h, root)| {
-                h.join()
-                    .unwrap_or_else(|_| status::gather(Path::new(root), t, false))
-            })
+            .map(|(h, root)| h.join().unwrap_or_else(|_| gather(Path::new(root))))
             .collect()
     });
-    statuses.sort_by_key(|s| std::cmp::Reverse(s.attention()));
+    statuses.sort_by_key(|(s, _)| std::cmp::Reverse(s.attention()));
     if args.json {
         let projects = statuses
             .iter()
-            .map(|s| One {
+            .map(|(s, team)| One {
                 status: s,
                 agents: Vec::new(),
+                team: team.as_ref(),
             })
             .collect();
         ui.json(&All { projects })?;
@@ -147,10 +161,38 @@ fn all(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         "{:<40} {:<28} {:<10} {:<7} {:<8} {:<8} {}",
         "PROJECT", "BRANCH", "PHASE", "RULES", "COMMIT", "WATCHER", "CHECK-INS"
     )))?;
-    for s in &statuses {
+    for (s, team) in &statuses {
         ui.line(all_line(ui, s))?;
+        if let Some(team) = team {
+            team_lines(ui, team)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The team that is up in a project, under its line: each agent's name, role, branch and
+/// whether its program is alive (`gate team status` has the rest).
+fn team_lines(ui: &Ui, team: &TeamStatus) -> std::io::Result<()> {
+    ui.line(format!(
+        "  team {} ({} agents; gate team status for more)",
+        ui.bold(&team.session),
+        team.agents.len()
+    ))?;
+    for a in &team.agents {
+        let mark = if a.alive {
+            ui.ok_mark()
+        } else {
+            ui.fail_mark()
+        };
+        ui.line(format!(
+            "    {mark} {:<14} {:<12} {:<28} {}",
+            a.name,
+            a.role,
+            truncate(a.branch.as_deref().unwrap_or("-"), 28),
+            a.state
+        ))?;
+    }
+    Ok(())
 }
 
 fn all_line(ui: &Ui, s: &ProjectStatus) -> String {

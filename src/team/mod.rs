@@ -12,6 +12,7 @@ pub mod down;
 pub mod file;
 pub mod panes;
 pub mod place;
+pub mod running;
 pub mod status;
 pub mod trust;
 pub mod up;

@@ -744,3 +744,48 @@ fn an_unreadable_cli_settings_file_stops_up_before_any_window_and_is_left_alone(
     let sessions = server.tmux_output(&["has-session", "-t", "shop"]);
     assert!(!sessions.status.success(), "a window was opened");
 }
+
+#[test]
+fn status_all_shows_the_team_that_is_up_with_each_agents_branch_and_life() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    team.write_file();
+    // Registered, as `gate init` does for `status --all`; no team is up yet.
+    let init = team.gate(&["init"]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let project = |report: &serde_json::Value| report["projects"][0].clone();
+    let before = team.json(&["status", "--all", "--json"]);
+    assert!(project(&before).get("team").is_none(), "{before:#}");
+    team.up();
+    unsafe { libc::kill(team.pid("ann") as i32, libc::SIGKILL) };
+    wait_for(
+        || agent(&team.json(&["team", "status", "--json"]), "ann")["state"] == "dead",
+        "ann to show as dead",
+    );
+    let all = team.json(&["status", "--all", "--json"]);
+    let shown = project(&all)["team"].clone();
+    assert_eq!(shown["session"], "shop", "{all:#}");
+    assert_eq!(agent(&shown, "pm")["role"], "pm");
+    assert_eq!(agent(&shown, "pm")["branch"], "main");
+    assert_eq!(agent(&shown, "pm")["alive"], true);
+    assert_eq!(agent(&shown, "ann")["branch"], "feature/001-user-auth");
+    assert_eq!(agent(&shown, "ann")["alive"], false);
+    assert_eq!(agent(&shown, "bob")["state"], "alive");
+    // The human form: one line per agent under the project's.
+    let out = team.gate(&["status", "--all"]);
+    let text = stdout(&out);
+    assert!(text.contains("team shop (3 agents"), "{text}");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no line for {name} in {text}"))
+            .to_owned()
+    };
+    assert!(line("ann").contains("feature/001-user-auth") && line("ann").ends_with("dead"));
+    assert!(line("bob").contains("engineer") && line("bob").ends_with("alive"));
+    // Down: no team is shown any more.
+    let down = team.gate(&["team", "down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    let after = team.json(&["status", "--all", "--json"]);
+    assert!(project(&after).get("team").is_none(), "{after:#}");
+}
