@@ -246,6 +246,9 @@ mod tests {
             socket_path: PathBuf::from("/tmp/tmux-0/default"),
             mark: mark.map(str::to_owned),
             role: None,
+            dead: false,
+            reports_to: None,
+            restart: false,
         }
     }
 

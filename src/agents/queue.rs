@@ -110,7 +110,8 @@ impl Queue {
         }
     }
 
-    fn agent_dir(&self, agent: &str) -> PathBuf {
+    /// The directory of `agent`'s notes (and its per-agent counters).
+    pub fn agent_dir(&self, agent: &str) -> PathBuf {
         self.dir.join(file_safe(agent))
     }
 

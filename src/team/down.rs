@@ -86,7 +86,7 @@ pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownRepor
 
 /// One snapshot of `root` by the usual rules; retried while another snapshot of it (the
 /// watcher's) holds the worktree.
-fn preserve(root: &std::path::Path) -> Result<Outcome, TeamError> {
+pub fn preserve(root: &std::path::Path) -> Result<Outcome, TeamError> {
     let fail = |source: Box<dyn std::error::Error + Send + Sync>| TeamError::Preserve {
         root: root.to_owned(),
         source,

@@ -41,6 +41,9 @@ struct RawTeam {
     /// Whether `up` records each known CLI's trust of its agent's folder (default true).
     #[serde(default)]
     trust: Option<bool>,
+    /// Whether the watcher restarts an agent whose program died (default false).
+    #[serde(default)]
+    restart: Option<bool>,
     #[serde(default)]
     agent: Vec<RawAgent>,
 }
@@ -63,6 +66,8 @@ struct RawAgent {
     ready: Option<String>,
     #[serde(default)]
     trust: Option<bool>,
+    #[serde(default)]
+    restart: Option<bool>,
 }
 
 /// A checked team file.
@@ -95,6 +100,10 @@ pub struct Agent {
     /// own settings, so that it does not open on a trust dialog: the agent's `trust`, else
     /// the team's, else true.
     pub trust: bool,
+    /// Whether the watcher restarts the agent when its program dies (a bounded number of
+    /// times, with a brief saying what happened): the agent's `restart`, else the team's,
+    /// else false.
+    pub restart: bool,
 }
 
 impl Team {
@@ -243,6 +252,7 @@ impl Team {
                 reports_to: None,
                 ready: a.ready.clone().filter(|r| !r.is_empty()),
                 trust: a.trust.or(raw.trust).unwrap_or(true),
+                restart: a.restart.or(raw.restart).unwrap_or(false),
             });
         }
         let orchestrators: Vec<&RawAgent> = raw

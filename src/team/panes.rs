@@ -142,6 +142,27 @@ pub fn open(
     Ok(id)
 }
 
+/// Records on the pane what the watcher needs when the agent needs help or dies: whom it
+/// reports to (`@gate-reports-to`) and whether to restart it (`@gate-restart`). Pane options,
+/// like the mark: they live and end with the pane, whatever gate process reads them.
+pub fn set_recovery(
+    tmux: &Tmux,
+    pane: &str,
+    reports_to: Option<&str>,
+    restart: bool,
+) -> Result<(), TmuxError> {
+    use crate::tmux::{REPORTS_TO_OPTION, RESTART_OPTION};
+    match reports_to {
+        Some(boss) => tmux.run(&["set-option", "-p", "-t", pane, REPORTS_TO_OPTION, boss])?,
+        None => tmux.run(&["set-option", "-p", "-u", "-t", pane, REPORTS_TO_OPTION])?,
+    };
+    match restart {
+        true => tmux.run(&["set-option", "-p", "-t", pane, RESTART_OPTION, "on"])?,
+        false => tmux.run(&["set-option", "-p", "-u", "-t", pane, RESTART_OPTION])?,
+    };
+    Ok(())
+}
+
 /// Records on the pane that its brief was delivered.
 pub fn set_briefed(tmux: &Tmux, pane: &str) -> Result<(), TmuxError> {
     tmux.run(&["set-option", "-p", "-t", pane, BRIEFED_OPTION, "1"])

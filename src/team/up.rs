@@ -183,6 +183,7 @@ pub fn run(
         }
         if let Some(pane) = all.iter().find(|p| p.id == up.pane) {
             tmux.mark(pane, &agent.name, Some(agent.role.as_str()))?;
+            panes::set_recovery(tmux, &pane.id, agent.reports_to.as_deref(), agent.restart)?;
         }
     }
     // Briefs, in parallel: each new agent's program starts at its own pace.

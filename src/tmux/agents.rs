@@ -11,6 +11,10 @@ use super::{Pane, Tmux, TmuxError};
 pub const MARK_OPTION: &str = "@gate-agent";
 /// The pane option holding an agent's role.
 pub const ROLE_OPTION: &str = "@gate-role";
+/// The pane option naming the agent this one reports to (set by `gate team up`).
+pub const REPORTS_TO_OPTION: &str = "@gate-reports-to";
+/// The pane option asking the watcher to restart the agent when its program dies.
+pub const RESTART_OPTION: &str = "@gate-restart";
 
 impl Tmux {
     /// Marks `pane` as the agent `name` (with `role`, or none: an old role is removed).
@@ -25,6 +29,12 @@ impl Tmux {
             None => self.run(&["set-option", "-p", "-u", "-t", &pane.id, ROLE_OPTION])?,
         };
         Ok(())
+    }
+
+    /// Starts the pane's program again: the command it was created with (its options, the
+    /// mark among them, stay: it is the same pane).
+    pub fn respawn(&self, pane: &Pane) -> Result<(), TmuxError> {
+        self.run(&["respawn-pane", "-k", "-t", &pane.id]).map(drop)
     }
 
     /// Removes the mark (and role) from `pane`.

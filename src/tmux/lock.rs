@@ -113,6 +113,9 @@ mod tests {
             socket_path: socket.into(),
             mark: None,
             role: None,
+            dead: false,
+            reports_to: None,
+            restart: false,
         }
     }
 

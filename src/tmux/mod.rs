@@ -20,7 +20,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub use agents::{MARK_OPTION, ROLE_OPTION, own_pane, own_pane_from_env};
+pub use agents::{
+    MARK_OPTION, REPORTS_TO_OPTION, RESTART_OPTION, ROLE_OPTION, own_pane, own_pane_from_env,
+};
 pub use confirm::{Screen, looks_unsubmitted};
 pub use lock::{PaneLock, lock_dir};
 pub use pane::{Pane, available_targets, find};

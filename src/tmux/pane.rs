@@ -32,6 +32,12 @@ pub struct Pane {
     pub mark: Option<String>,
     /// The role given with the mark (`@gate-role`).
     pub role: Option<String>,
+    /// Its program exited and the pane stays (`remain-on-exit`), `#{pane_dead}`.
+    pub dead: bool,
+    /// Whom the agent reports to (`@gate-reports-to`, set by `gate team up`).
+    pub reports_to: Option<String>,
+    /// Whether the watcher restarts it when its program dies (`@gate-restart`).
+    pub restart: bool,
 }
 
 impl Pane {
@@ -52,7 +58,7 @@ impl Pane {
 const SEP: char = '\x1f';
 
 /// The fields of [`Pane`] in [`parse`] order; the two paths come last.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 17] = [
     "pane_id",
     "session_name",
     "window_index",
@@ -65,8 +71,12 @@ const FIELDS: [&str; 14] = [
     "pane_current_command",
     super::agents::MARK_OPTION,
     super::agents::ROLE_OPTION,
+    "pane_dead",
+    super::agents::REPORTS_TO_OPTION,
+    super::agents::RESTART_OPTION,
     "socket_path",
-    "pane_current_path",
+    // A dead pane (kept by `remain-on-exit`) has no current path: its start path, then.
+    "?pane_current_path,#{pane_current_path},#{pane_start_path}",
 ];
 
 impl Tmux {
@@ -112,6 +122,9 @@ fn parse(line: &str) -> Option<Pane> {
         cmd,
         mark,
         role,
+        dead,
+        reports_to,
+        restart,
         sock,
         path,
     ] = f[..]
@@ -132,6 +145,9 @@ fn parse(line: &str) -> Option<Pane> {
         socket_path: PathBuf::from(sock),
         mark: Some(mark.trim().to_owned()).filter(|m| !m.is_empty()),
         role: Some(role.trim().to_owned()).filter(|r| !r.is_empty()),
+        dead: dead == "1",
+        reports_to: Some(reports_to.trim().to_owned()).filter(|r| !r.is_empty()),
+        restart: !restart.trim().is_empty(),
     })
 }
 
@@ -278,6 +294,9 @@ mod tests {
             socket_path: PathBuf::from("/tmp/tmux-0/default"),
             mark: None,
             role: None,
+            dead: false,
+            reports_to: None,
+            restart: false,
         }
     }
 
@@ -357,7 +376,7 @@ mod tests {
 
     #[test]
     fn listing_lines_parse() {
-        let line = "%7\x1fmy session\x1f3\x1fwin\x1f1\x1f4242\x1f1\x1f1\x1f0\x1fclaude\x1feng 1\x1f\x1f/tmp/tmux-0/default\x1f/home/u/a\x1fb";
+        let line = "%7\x1fmy session\x1f3\x1fwin\x1f1\x1f4242\x1f1\x1f1\x1f0\x1fclaude\x1feng 1\x1f\x1f0\x1f\x1f\x1f/tmp/tmux-0/default\x1f/home/u/a\x1fb";
         let p = parse(line).unwrap();
         assert_eq!(p.id, "%7");
         assert_eq!(p.target(), "my session:3.1");

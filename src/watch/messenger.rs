@@ -75,6 +75,12 @@ impl Messenger {
         self.tmux.socket()
     }
 
+    /// Starts the pane's program again (the command it was created with), killing whatever
+    /// runs there now.
+    pub fn respawn(&self, pane: &Pane) -> Result<(), TmuxError> {
+        self.tmux.respawn(pane)
+    }
+
     pub fn panes(&self) -> Result<Vec<Pane>, TmuxError> {
         self.tmux.panes()
     }

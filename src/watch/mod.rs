@@ -32,6 +32,7 @@ pub mod messages;
 pub mod messenger;
 pub mod nudges;
 pub mod pending;
+pub mod recovery;
 pub mod repository;
 pub mod turns;
 pub mod worktree;

@@ -194,6 +194,7 @@ pub fn pass(ctx: &Ctx) -> Vec<String> {
             _ => lines.extend(send_waiting(ctx, &queue, &agent, state.as_ref())),
         }
     }
+    lines.extend(super::recovery::pass(ctx, &queue));
     let after = config.delivery.needs_input_after.get();
     for s in states.all() {
         if s.activity == Activity::NeedsInput
@@ -304,7 +305,14 @@ fn settle(
 }
 
 /// Queues `text` for whoever `agent` reports to (its PM, else the orchestrator); says so.
-fn tell_boss(ctx: &Ctx, queue: &Queue, agent: &str, what: &str, key: &str, text: &str) -> String {
+pub fn tell_boss(
+    ctx: &Ctx,
+    queue: &Queue,
+    agent: &str,
+    what: &str,
+    key: &str,
+    text: &str,
+) -> String {
     let Some(boss) = boss_of(ctx, agent) else {
         return format!("{text} (nobody to tell: no pm or orchestrator agent found)");
     };
@@ -334,6 +342,14 @@ fn tell_boss(ctx: &Ctx, queue: &Queue, agent: &str, what: &str, key: &str, text:
 pub fn boss_of(ctx: &Ctx, agent: &str) -> Option<Pane> {
     let config = ctx.config();
     let panes = ctx.messenger.panes().ok()?;
+    let own = panes.iter().find(|p| p.mark.as_deref() == Some(agent));
+    // Whom `gate team up` said it reports to, when that agent is there.
+    if let Some(boss) = own
+        .and_then(|p| p.reports_to.as_deref())
+        .and_then(|b| panes.iter().find(|p| p.mark.as_deref() == Some(b)))
+    {
+        return Some(boss.clone());
+    }
     let role_of = |name: &str| {
         panes
             .iter()

@@ -9,6 +9,7 @@ mod busy;
 mod library;
 mod nudge;
 mod project;
+mod recovery;
 mod schedule;
 mod send;
 mod server;
