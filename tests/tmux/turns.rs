@@ -350,3 +350,110 @@ fn the_hook_never_gets_in_the_way() {
         "an unknown CLI is a usage error"
     );
 }
+
+/// Runs `gate agent-hook CLI EVENT` as the CLI would inside `pane` (its `TMUX`, `TMUX_PANE`),
+/// with `payload` on stdin; returns its stdout.
+fn hook_in_pane(
+    server: &Server,
+    project: &Project,
+    pane: &str,
+    cli: &str,
+    event: &str,
+    payload: &serde_json::Value,
+) -> String {
+    use std::io::Write;
+    let mut cmd = project.gate(&["agent-hook", cli, event]);
+    cmd.env("TMUX", format!("{},1,0", server.socket_path().display()))
+        .env("TMUX_PANE", pane)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// A permission prompt left open longer than `delivery.needs_input_after` is told to the PM,
+/// once, with the CLI's own words; the agent is known by its pane's mark.
+#[test]
+fn an_open_question_is_told_to_the_pm_once() {
+    let server = Server::new();
+    let config = format!("{FAST}\n[delivery]\nneeds_input_after = \"1s\"\n");
+    let project = Project::new(&server, &config);
+    session(&server);
+    let eng = server.window("team", "eng", Agent::Lines, Some(&project.root));
+    server
+        .gate(&[
+            "agents", "mark", &eng.id, "--name", "eng-2", "--role", "engineer",
+        ])
+        .output()
+        .unwrap();
+    let pm = server.window("team", "pm", Agent::Lines, None);
+    server
+        .gate(&["agents", "mark", &pm.id, "--name", "pm-1", "--role", "pm"])
+        .output()
+        .unwrap();
+    let _w = project.watch();
+    let asked = serde_json::json!({
+        "hook_event_name": "Notification",
+        "notification_type": "permission_prompt",
+        "message": "Claude needs your permission to use Bash",
+    });
+    hook_in_pane(&server, &project, &eng.id, "claude", "notification", &asked);
+    let s = state(&project, "eng-2");
+    assert_eq!(s["activity"], "needs-input", "{s:#}");
+    assert_eq!(s["pane"], eng.id.as_str());
+    let told = pm.lines(1);
+    assert!(
+        told[0].starts_with("[gate] eng-2 has been waiting for input for over 1s (Claude needs your permission to use Bash)"),
+        "{told:?}"
+    );
+    stays(&pm.out, 1, Duration::from_millis(1500));
+    assert_eq!(
+        eng.lines(0),
+        Vec::<String>::new(),
+        "nothing typed into the open prompt"
+    );
+}
+
+/// A turn that stopped on a usage limit gets one resume check-in, `delivery.resume_after`
+/// ahead, for its own pane; a second report of the same stop schedules no other.
+#[test]
+fn a_usage_limit_stop_schedules_one_resume_checkin() {
+    let server = Server::new();
+    let config = format!("{FAST}\n[delivery]\nresume_after = \"20m\"\n");
+    let project = Project::new(&server, &config);
+    session(&server);
+    let eng = server.window("team", "eng", Agent::Lines, Some(&project.root));
+    server
+        .gate(&["agents", "mark", &eng.id, "--name", "eng-3"])
+        .output()
+        .unwrap();
+    let limited = serde_json::json!({"hook_event_name": "StopFailure", "error": "rate_limit"});
+    for _ in 0..2 {
+        hook_in_pane(
+            &server,
+            &project,
+            &eng.id,
+            "claude",
+            "stop-failure",
+            &limited,
+        );
+    }
+    assert_eq!(state(&project, "eng-3")["activity"], "failed");
+    let listed = project.run(&["schedule", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let checkins = v["checkins"].as_array().unwrap();
+    assert_eq!(checkins.len(), 1, "{v:#}");
+    assert_eq!(checkins[0]["pane"], eng.id.as_str());
+    let note = checkins[0]["note"].as_str().unwrap();
+    assert!(note.contains("stopped on a limit (rate_limit)"), "{note}");
+    assert_eq!(project.events("resume-scheduled").len(), 1);
+}
