@@ -57,6 +57,8 @@ struct Report<'a> {
     main_commit: Option<String>,
     /// The branch HEAD is on afterwards.
     head: &'a str,
+    /// In a team agent's worktree: whom the news was queued for (its PM, the orchestrator).
+    told: Vec<gate::team::tell::Told>,
 }
 
 pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -215,6 +217,18 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     let tip = tip.to_string();
     record(repo, branch, &tip, main, &done, ui);
+    // An engineer of a team: its PM (and the orchestrator) hear of it at their next prompt.
+    let news = match done.main_tip {
+        Some(_) => format!(
+            "finished feature {feature}: tagged {} and landed on {main}",
+            done.tag
+        ),
+        None => format!(
+            "finished feature {feature}: tagged {} on {branch} (not landed: --no-merge)",
+            done.tag
+        ),
+    };
+    let told = gate::team::tell::news(repo, &gate::tmux::Tmux::from_env(), &done.tag, &news);
     let now_on = match done.switch_error {
         None if done.main_tip.is_some() => main,
         _ => branch.as_str(),
@@ -228,9 +242,21 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             branch,
             main_commit: done.main_tip.map(|o| o.to_string()),
             head: now_on,
+            told,
         })?;
     } else {
         print_outcome(ui, branch, &tip, main, &done)?;
+        for t in &told {
+            ui.line(match t.outcome.as_str() {
+                "queued" => format!(
+                    "{} told {} (queued: the watcher types it at its next prompt)",
+                    ui.ok_mark(),
+                    t.to
+                ),
+                "already" => format!("{} {} was told already", ui.ok_mark(), t.to),
+                why => format!("{} {} was not told: {why}", ui.fail_mark(), t.to),
+            })?;
+        }
     }
     match done.switch_error {
         None => Ok(ExitCode::SUCCESS),

@@ -14,6 +14,7 @@ pub mod panes;
 pub mod place;
 pub mod running;
 pub mod status;
+pub mod tell;
 pub mod trust;
 pub mod up;
 

@@ -87,9 +87,14 @@ impl<'s> Team<'s> {
     }
 
     fn gate(&self, args: &[&str]) -> std::process::Output {
+        self.gate_in(&self.root, args)
+    }
+
+    /// `gate args` run in `dir` (an agent's worktree).
+    fn gate_in(&self, dir: &Path, args: &[&str]) -> std::process::Output {
         self.server
             .gate(args)
-            .current_dir(&self.root)
+            .current_dir(dir)
             .env("CLAUDE_CONFIG_DIR", self.claude_config_dir())
             .env("CODEX_HOME", self.codex_home())
             .output()
@@ -788,4 +793,88 @@ fn status_all_shows_the_team_that_is_up_with_each_agents_branch_and_life() {
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     let after = team.json(&["status", "--all", "--json"]);
     assert!(project(&after).get("team").is_none(), "{after:#}");
+}
+
+/// `path` with every `{{...}}` filled in and every `- [ ]` ticked, as a person completes it.
+fn fill(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str("filled");
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    std::fs::write(path, out.replace("- [ ]", "- [x]")).unwrap();
+}
+
+#[test]
+fn an_engineers_finish_in_its_worktree_is_told_to_its_pm_and_the_orchestrator() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    git(&team.root, &["config", "user.name", "Tess"]);
+    git(&team.root, &["config", "user.email", "tess@example.com"]);
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n\
+             [[agent]]\nname = \"boss\"\nrole = \"orchestrator\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"ann\"\nrole = \"engineer\"\ncommand = \"{}\"\nfeature = \"User auth\"\n",
+            team.agent("boss"),
+            team.agent("pm"),
+            team.agent("ann"),
+        ),
+    )
+    .unwrap();
+    let report = team.up();
+    let ann = PathBuf::from(agent(&report, "ann")["root"].as_str().unwrap());
+    // ann completes its feature in its worktree, as its brief says.
+    let dir = ann.join("specs/001-user-auth");
+    fill(&dir.join("spec.md"));
+    for (step, file) in [("plan", "plan.md"), ("tasks", "tasks.md")] {
+        let out = team.gate_in(&ann, &[step]);
+        assert_eq!(out.status.code(), Some(0), "{step}: {}", stderr(&out));
+        fill(&dir.join(file));
+    }
+    git(&ann, &["add", "-A"]);
+    git(
+        &ann,
+        &["commit", "-q", "-m", "user auth: spec, plan, tasks"],
+    );
+    // main is checked out in the main checkout: ann tags its feature (no landing).
+    let out = team.gate_in(&ann, &["finish", "--no-merge", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let finished: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        finished["told"],
+        serde_json::json!([{"to": "pm", "outcome": "queued"}, {"to": "boss", "outcome": "queued"}]),
+        "{finished:#}"
+    );
+    let tag = finished["tag"].as_str().unwrap().to_owned();
+    let news = format!(
+        "[gate] ann finished feature 001-user-auth: tagged {tag} on feature/001-user-auth (not landed: --no-merge)"
+    );
+    // The watcher types the queued news into each recipient's window, once.
+    for name in ["pm", "boss"] {
+        wait_for(
+            || team.received(name).contains(&news),
+            "the news to reach them",
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    for name in ["pm", "boss"] {
+        assert_eq!(
+            count(&team.received(name), &news),
+            1,
+            "{}",
+            team.received(name)
+        );
+    }
+    assert!(!team.received("ann").contains("[gate] ann finished"));
+    let _ = team.gate(&["team", "down"]);
 }
