@@ -60,7 +60,10 @@ pub fn list(tmux: &Tmux, session: &str) -> Result<Vec<TeamPane>, TmuxError> {
         .map(|f| format!("#{{{f}}}"))
         .collect::<Vec<_>>()
         .join(&SEP.to_string());
-    let target = format!("={session}");
+    // `=NAME:` names the session only: a bare `=NAME` that matches no session falls back to
+    // a window of that name in another session (whose panes are not the team's), and with no
+    // such window fails with "can't find window".
+    let target = format!("={session}:");
     let out = match tmux.run(&["list-panes", "-s", "-t", &target, "-F", &format]) {
         Ok(out) => out,
         Err(TmuxError::NoServer { .. }) => return Ok(Vec::new()),

@@ -878,3 +878,40 @@ fn an_engineers_finish_in_its_worktree_is_told_to_its_pm_and_the_orchestrator() 
     assert!(!team.received("ann").contains("[gate] ann finished"));
     let _ = team.gate(&["team", "down"]);
 }
+
+#[test]
+fn team_up_on_a_server_with_other_sessions_leaves_them_alone() {
+    let server = Server::new();
+    // The person's own session, with a window that happens to bear the team's session name.
+    let own = server.session("mine", crate::server::Agent::Lines);
+    let theirs = server.window("mine", "shop", crate::server::Agent::Lines, None);
+    let team = Team::new(&server);
+    team.write_file();
+    let report = team.up();
+    for name in ["pm", "ann", "bob"] {
+        assert_eq!(agent(&report, name)["window"], "started", "{report:#}");
+        assert_eq!(agent(&report, name)["brief"], "delivered", "{report:#}");
+    }
+    let windows = server.tmux(&["list-windows", "-t", "=shop:", "-F", "#{window_name}"]);
+    assert_eq!(windows.lines().collect::<Vec<_>>(), ["pm", "ann", "bob"]);
+    let mine = server.tmux(&["list-windows", "-t", "=mine:", "-F", "#{window_name}"]);
+    assert_eq!(mine.lines().collect::<Vec<_>>(), ["main", "shop"]);
+    assert!(own.bytes().is_empty() && theirs.bytes().is_empty());
+    let status = team.json(&["team", "status", "--json"]);
+    assert_eq!(status["agents"].as_array().unwrap().len(), 3);
+    assert!(
+        status["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "alive"),
+        "{status:#}"
+    );
+    let _ = team.gate(&["team", "down"]);
+    let mine = server.tmux(&["list-windows", "-t", "=mine:", "-F", "#{window_name}"]);
+    assert_eq!(
+        mine.lines().count(),
+        2,
+        "down stopped only the team's session"
+    );
+}
