@@ -21,6 +21,11 @@ fn the_demo_runs_end_to_end_and_shows_each_key_moment() {
             "The agent's pane received a nudge:",
             "The agent's pane received the check-in:",
             "as stable-001-shopping-cart-",
+            "team shop is up in",
+            "▶ You are ann, the engineer of team shop.",
+            "team shop (3 agents",
+            "✓ ann            engineer     feature/002-search-box       alive",
+            "stopped session shop",
             "gate status",
         ],
     );

@@ -12,7 +12,8 @@ use sandbox::Sandbox;
 use crate::ui::Ui;
 
 /// Tour gate in under a minute: refusals, the spec gate, an auto-commit, a nudge and a
-/// check-in arriving in an agent's tmux pane, a finished feature and the status view. Needs
+/// check-in arriving in an agent's tmux pane, a finished feature, a team of a PM and two
+/// engineers in worktrees of their own, and the status view. Needs
 /// only git and tmux; everything happens in a throwaway directory and a private tmux server.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,6 +50,11 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.line(format!("  the repository:   cd {}", sb.repo.display()))?;
         ui.line(format!(
             "  the agent pane:   tmux -S {} attach -t agent",
+            sb.socket.display()
+        ))?;
+        ui.line(format!(
+            "  the team:         gate team up again in {}, then tmux -S {} attach -t shop",
+            sb.repo.display(),
             sb.socket.display()
         ))?;
         ui.line(format!(
@@ -163,6 +169,8 @@ impl Tour<'_> {
         self.gate(&["finish"])?;
         self.git_shown(&["tag", "--list"])?;
 
+        self.team()?;
+
         self.section("Where everything stands")?;
         self.gate(&["status"])?;
         self.gate_head(&["log", "-n", "8"], 8)?;
@@ -172,6 +180,55 @@ impl Tour<'_> {
             ui.ok_mark()
         ))?;
         ui.line("  Next: `gate init` in your own repository (README: \"Walkthrough\").")?;
+        Ok(())
+    }
+
+    /// A PM and two engineers (fake agents), each engineer in a worktree of its own: up, what
+    /// an engineer was told, the team's status (also in `status --all`), down.
+    fn team(&mut self) -> anyhow::Result<()> {
+        let sb = self.sb;
+        self.section("A team: a PM and two engineers, each engineer in its own worktree")?;
+        let fake = sb.fake_agent()?;
+        let agent = |name: &str| format!("{} {}", fake.display(), sb.team_received(name).display());
+        let file = format!(
+            "session = \"shop\"\n\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\nready = \"ready\"\n\n\
+             [[agent]]\nname = \"ann\"\nrole = \"engineer\"\ncommand = \"{}\"\nready = \"ready\"\nfeature = \"Search box\"\n\n\
+             [[agent]]\nname = \"bob\"\nrole = \"engineer\"\ncommand = \"{}\"\nready = \"ready\"\nfeature = \"Wish list\"\n",
+            agent("pm"),
+            agent("ann"),
+            agent("bob"),
+        );
+        sb.write("team.toml", &file)?;
+        // The team file stays out of the commits (a local ignore), like a person's own notes.
+        let exclude = sb.repo.join(".git/info/exclude");
+        let mut ignored = std::fs::read_to_string(&exclude).unwrap_or_default();
+        ignored.push_str("team.toml\n");
+        std::fs::write(&exclude, ignored)?;
+        self.say("team.toml names each agent, its role and its command (fake agents here; claude, codex or any CLI in real life):")?;
+        self.shown(
+            "cat team.toml",
+            &file.replace(&format!("{} ", fake.display()), "fake-agent "),
+        )?;
+        self.gate(&["team", "up"])?;
+        let briefed = sb.wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(sb.team_received("ann"))
+                .is_ok_and(|t| t.contains("gate finish"))
+        });
+        if briefed {
+            self.say("Each agent was briefed once its program was ready; ann's pane received:")?;
+            let text = std::fs::read_to_string(sb.team_received("ann")).unwrap_or_default();
+            for line in text.lines().take(5) {
+                self.ui.line(format!("   ▶ {line}"))?;
+            }
+            self.ui.line("   ▶ ...")?;
+        } else {
+            self.say("(ann's brief did not arrive in its pane)")?;
+        }
+        self.gate(&["team", "status"])?;
+        self.say("The wall screen shows the team under its project:")?;
+        self.gate(&["status", "--all"])?;
+        self.gate(&["team", "down"])?;
         Ok(())
     }
 

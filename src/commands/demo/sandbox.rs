@@ -126,6 +126,24 @@ impl Sandbox {
         Ok(())
     }
 
+    /// A fake agent CLI for the team (`fake-agent OUT`): says it is ready, then appends every
+    /// line it receives to OUT and echoes it, as a pane a person watches would show it.
+    pub fn fake_agent(&self) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join("fake-agent");
+        std::fs::write(
+            &path,
+            "#!/bin/sh\nstty -echo 2>/dev/null\nprintf 'fake agent ready\\n'\n\
+             while IFS= read -r line; do printf '%s\\n' \"$line\" >> \"$1\"; printf 'received: %s\\n' \"$line\"; done\n",
+        )?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    /// Where the team's fake agent `name` records what it receives.
+    pub fn team_received(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}-received.txt"))
+    }
+
     pub fn write(&self, rel: &str, text: &str) -> anyhow::Result<()> {
         let path = self.repo.join(rel);
         if let Some(parent) = path.parent() {
