@@ -152,17 +152,11 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if !args.no_merge
-        && let Some(dir) = repo.checked_out_elsewhere(main)
-    {
-        return Err(Refused(format!(
-            "{main} is checked out in the worktree {dir}; moving it would leave that worktree \
-             stale. Switch it off {main} (git -C {dir} switch --detach), then run gate finish \
-             again, or only tag with gate finish --no-merge",
-            dir = dir.display()
-        ))
-        .into());
-    }
+    // Main checked out in another worktree (an engineer finishing from its own): main moves
+    // there, by git's fast-forward, which keeps that checkout in step and its changes safe.
+    let trunk_checkout = (!args.no_merge)
+        .then(|| repo.checked_out_elsewhere(main))
+        .flatten();
     let identity = match repo.user_identity() {
         Ok(id) => id,
         Err(e) => return Ok(usage(ui, e)),
@@ -189,6 +183,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         existing_tag: earlier
             .as_ref()
             .and_then(|l| Some((l.tag.clone(), git2::Oid::from_str(&l.tag_id).ok()?))),
+        trunk_checkout,
     };
     let records = Records::in_dir(&repo.state_dir());
     let save = |t: &Tagged| {
@@ -208,7 +203,14 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
                 None => e.to_string(),
             })
     };
-    let done = match repo.finish(&request, &identity, save)? {
+    let finished = match repo.finish(&request, &identity, save) {
+        // Changes in the way in the checkout where main is: refused, nothing landed (exit 1).
+        Err(e @ gate::repo::finish::FinishError::TrunkCheckout { .. }) => {
+            return Err(Refused(e.to_string()).into());
+        }
+        other => other?,
+    };
+    let done = match finished {
         Finish::Done(done) => done,
         Finish::Conflict { paths } => {
             print_conflict(ui, branch, main, &paths)?;
@@ -230,7 +232,7 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     let told = gate::team::tell::news(repo, &gate::tmux::Tmux::from_env(), &done.tag, &news);
     let now_on = match done.switch_error {
-        None if done.main_tip.is_some() => main,
+        None if done.main_tip.is_some() && done.landed_in.is_none() => main,
         _ => branch.as_str(),
     };
     if args.json {
@@ -404,7 +406,15 @@ fn print_outcome(
     if done.switch_error.is_some() {
         return Ok(());
     }
-    ui.line(format!("{} HEAD is now on {main}", ui.ok_mark()))?;
+    match &done.landed_in {
+        Some(dir) => ui.line(format!(
+            "{} {main} moved in {}, where it is checked out (its files follow; its uncommitted \
+             changes were kept); HEAD here stays on {branch}",
+            ui.ok_mark(),
+            dir.display()
+        ))?,
+        None => ui.line(format!("{} HEAD is now on {main}", ui.ok_mark()))?,
+    }
     let push = ui.bold(format!("git push origin {main} --follow-tags"));
     let why = match done.merge {
         Merge::MergeCommit(_) => {

@@ -51,6 +51,18 @@ pub enum FinishError {
          `gate finish` again"
     )]
     Record { why: String },
+    #[error(
+        "{branch} is checked out in {} and could not be moved there ({why}); the tag was \
+         removed again and nothing landed: commit or move those changes in {}, then run \
+         `gate finish` again (or only tag with `gate finish --no-merge`)",
+        dir.display(),
+        dir.display()
+    )]
+    TrunkCheckout {
+        branch: String,
+        dir: PathBuf,
+        why: String,
+    },
     #[error("the trunk {branch} does not exist (it was deleted meanwhile?); nothing was changed")]
     NoTrunk { branch: String },
     #[error("no free tag name: {base} and {base}-2 to {base}-{MAX_TAG_SUFFIX} all exist")]
@@ -120,6 +132,11 @@ pub struct Request<'a> {
     /// The tag gate made for this tip in an earlier finish (name, tag object): reused, so a
     /// tip is tagged once.
     pub existing_tag: Option<(String, Oid)>,
+    /// The other worktree where the trunk is checked out (a team's main checkout, while an
+    /// engineer finishes from its own worktree): the trunk moves there, by git's own
+    /// fast-forward, which updates that checkout's index and files and refuses to overwrite
+    /// its uncommitted changes. HEAD here stays on the feature branch.
+    pub trunk_checkout: Option<PathBuf>,
 }
 
 /// What is about to land, handed to the caller's record before the trunk moves.
@@ -147,6 +164,9 @@ pub struct Finished {
     pub main_tip: Option<Oid>,
     /// Set when main moved but HEAD stayed on the feature branch.
     pub switch_error: Option<SwitchError>,
+    /// Where main moved when it is checked out in another worktree (HEAD here stays on the
+    /// feature branch, as intended).
+    pub landed_in: Option<PathBuf>,
 }
 
 /// main's ref change, decided before anything is written.
@@ -273,8 +293,22 @@ impl Repo {
                 merge: Merge::None,
                 main_tip: None,
                 switch_error: None,
+                landed_in: None,
             }));
         };
+        if let Some(dir) = &req.trunk_checkout {
+            let (merge, main_tip) = self
+                .advance_checked_out(dir, main, req.tip, &plan)
+                .map_err(undo)?;
+            return Ok(Finish::Done(Finished {
+                tag,
+                tag_id,
+                merge,
+                main_tip: Some(main_tip),
+                switch_error: None,
+                landed_in: Some(dir.clone()),
+            }));
+        }
         let (merge, main_tip) = self.move_main_ref(main, req.tip, &plan).map_err(undo)?;
         let switch_error = self
             .switch_to_main(req.branch, req.tip, main, main_tip)
@@ -285,7 +319,77 @@ impl Repo {
             merge,
             main_tip: Some(main_tip),
             switch_error,
+            landed_in: None,
         }))
+    }
+
+    /// Moves `main`, checked out in the worktree `dir`, as planned: `git merge --ff-only` run
+    /// there, so that checkout's index and files follow (git refuses, and changes nothing,
+    /// when its uncommitted changes or untracked files are in the way). No hooks run: gate
+    /// records the landing itself. Refused when main or that checkout moved since the plan.
+    fn advance_checked_out(
+        &self,
+        dir: &std::path::Path,
+        main: &str,
+        tip: Oid,
+        plan: &Plan,
+    ) -> Result<(Merge, Oid), FinishError> {
+        let (merge, target, from) = match *plan {
+            Plan::UpToDate { at } => return Ok((Merge::UpToDate, at)),
+            Plan::FastForward { from } => (Merge::FastForward, tip, from),
+            Plan::Commit { from, commit } => (Merge::MergeCommit(commit), commit, from),
+            Plan::Create => {
+                return Err(FinishError::TrunkCheckout {
+                    branch: main.into(),
+                    dir: dir.to_owned(),
+                    why: format!("{main} has no commit yet there"),
+                });
+            }
+            Plan::Conflict { .. } => unreachable!("conflicts return before main moves"),
+        };
+        let refuse = |why: String| FinishError::TrunkCheckout {
+            branch: main.into(),
+            dir: dir.to_owned(),
+            why,
+        };
+        if self.branch_oid(main)? != Some(from) {
+            return Err(FinishError::Moved {
+                branch: main.into(),
+                source: git2::Error::from_str("the trunk moved since the landing was planned"),
+            });
+        }
+        let target_text = target.to_string();
+        let out = super::cli::git(
+            dir,
+            [
+                "-c",
+                "core.hooksPath=/dev/null",
+                "merge",
+                "--ff-only",
+                "--no-edit",
+                "--quiet",
+                &target_text,
+            ],
+            None,
+        )
+        .map_err(|e| refuse(e.to_string()))?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(refuse(why));
+        }
+        // The checkout may have switched branches meanwhile: then main did not move.
+        match self.branch_oid(main)? {
+            Some(now) if now == target => Ok((merge, target)),
+            _ => Err(refuse(format!(
+                "{} is no longer on {main}; its HEAD moved instead",
+                dir.display()
+            ))),
+        }
     }
 
     /// How `tip` lands on `main`. A merge commit is written to the object store here, but

@@ -394,20 +394,102 @@ fn finishing_a_tip_tagged_with_no_merge_reuses_its_tag() {
     assert_eq!(env.branch(), "main");
 }
 
+/// `git -C dir ARGS` with the test's identity, for a second worktree.
+fn git_in(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> String {
+    let mut full = vec!["-C", dir.to_str().unwrap()];
+    full.extend(args);
+    env.git(&full)
+}
+
+/// Regression (issue 14): an engineer finishing from its own worktree was refused because main
+/// is checked out in the main checkout. Now main moves there, by git's fast-forward: that
+/// checkout's files follow, its unrelated uncommitted change stays, HEAD here stays.
 #[test]
-fn refused_while_main_is_checked_out_in_another_worktree() {
+fn lands_on_main_checked_out_in_another_worktree_and_keeps_its_changes() {
     let env = finished(TestEnv::new());
     let wt = env.base_dir().join("wt");
     env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    std::fs::write(wt.join("notes.txt"), "a person's unsaved notes\n").unwrap();
+    let tip = rev(&env, "HEAD");
+    let out = env.gate(&["finish", "--json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["merge"], "fast-forward", "{report:#}");
+    assert_eq!(report["head"], BRANCH, "{report:#}");
+    assert_eq!(rev(&env, "main"), tip);
+    assert_eq!(
+        env.branch(),
+        BRANCH,
+        "HEAD here stays on the feature branch"
+    );
+    assert_eq!(
+        git_in(&env, &wt, &["symbolic-ref", "HEAD"]),
+        "refs/heads/main"
+    );
+    assert!(
+        wt.join("specs/001-user-auth/spec.md").exists(),
+        "its files follow"
+    );
+    assert_eq!(
+        git_in(&env, &wt, &["status", "--porcelain"]),
+        "?? notes.txt",
+        "index in step, the untracked file kept"
+    );
+    assert_tags(&env, &today(), &[""]);
+}
+
+#[test]
+fn lands_with_a_merge_commit_where_main_moved_on_in_its_own_checkout() {
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    std::fs::write(wt.join("CHANGELOG.md"), "main moved on\n").unwrap();
+    git_in(&env, &wt, &["add", "CHANGELOG.md"]);
+    git_in(
+        &env,
+        &wt,
+        &[
+            "-c",
+            "core.hooksPath=/dev/null",
+            "commit",
+            "-q",
+            "-m",
+            "changelog",
+        ],
+    );
+    let out = env.gate(&["finish", "--json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["merge"], "merge-commit", "{report:#}");
+    assert_eq!(rev(&env, "main"), report["main_commit"].as_str().unwrap());
+    assert!(wt.join("specs/001-user-auth/tasks.md").exists());
+    assert!(wt.join("CHANGELOG.md").exists());
+    assert_eq!(git_in(&env, &wt, &["status", "--porcelain"]), "");
+}
+
+/// Its uncommitted change to a file the feature also changes would be overwritten: git
+/// refuses, and gate leaves everything as it was (no tag, main and that checkout unmoved).
+#[test]
+fn refused_when_the_other_checkout_has_changes_in_the_way() {
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    std::fs::create_dir_all(wt.join("specs/001-user-auth")).unwrap();
+    std::fs::write(wt.join("specs/001-user-auth/spec.md"), "someone's draft\n").unwrap();
     let main = rev(&env, "main");
     let out = env.gate(&["finish"]);
-    assert_exit(&out, 1);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
     assert_contains(
         &stderr(&out),
-        &["main is checked out in the worktree", "wt"],
+        &["main is checked out in", "nothing landed", "wt"],
     );
     assert_eq!(rev(&env, "main"), main);
-    assert_eq!(env.git(&["tag", "-l"]), "");
+    assert_eq!(env.git(&["tag", "-l"]), "", "the tag was removed again");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("specs/001-user-auth/spec.md")).unwrap(),
+        "someone's draft\n"
+    );
+    assert_eq!(env.branch(), BRANCH);
 }
 
 #[test]

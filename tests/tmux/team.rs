@@ -846,8 +846,8 @@ fn an_engineers_finish_in_its_worktree_is_told_to_its_pm_and_the_orchestrator() 
         &ann,
         &["commit", "-q", "-m", "user auth: spec, plan, tasks"],
     );
-    // main is checked out in the main checkout: ann tags its feature (no landing).
-    let out = team.gate_in(&ann, &["finish", "--no-merge", "--json"]);
+    // main is checked out in the main checkout: it moves there, and ann stays on its branch.
+    let out = team.gate_in(&ann, &["finish", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let finished: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -856,9 +856,8 @@ fn an_engineers_finish_in_its_worktree_is_told_to_its_pm_and_the_orchestrator() 
         "{finished:#}"
     );
     let tag = finished["tag"].as_str().unwrap().to_owned();
-    let news = format!(
-        "[gate] ann finished feature 001-user-auth: tagged {tag} on feature/001-user-auth (not landed: --no-merge)"
-    );
+    let news =
+        format!("[gate] ann finished feature 001-user-auth: tagged {tag} and landed on main");
     // The watcher types the queued news into each recipient's window, once.
     for name in ["pm", "boss"] {
         wait_for(
