@@ -129,6 +129,10 @@ pub fn open(
     } else {
         command.to_owned()
     };
+    // The agent's name in its environment: its hooks (`gate agent-hook`) know whom they speak
+    // for without asking tmux, and still do if the mark is lost.
+    let identity = format!("GATE_AGENT={name}");
+    args.extend(["-e", &identity]);
     args.extend(["-c", &cwd, "-P", "-F", format, &command]);
     // In the same command list, so the server sets it before it can see a quick program exit:
     // the window is kept, and `team status` can say the agent died instead of losing it.

@@ -914,3 +914,47 @@ fn team_up_on_a_server_with_other_sessions_leaves_them_alone() {
         "down stopped only the team's session"
     );
 }
+
+/// Each agent's program runs with `GATE_AGENT` = its name (its hooks know whom they speak
+/// for without asking tmux), its state hooks are installed beside the guard, and `up` records
+/// on its pane whom it reports to and whether to restart it.
+#[test]
+fn each_agent_knows_its_name_and_its_pane_whom_it_reports_to() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    let command = team.known_cli("claude", "eve");
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n[[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"eve\"\nrole = \"engineer\"\ncommand = \"{command}\"\nfeature = \"Named\"\nrestart = true\n",
+            team.agent("pm")
+        ),
+    )
+    .unwrap();
+    let report = team.up();
+    for name in ["pm", "eve"] {
+        let environ = std::fs::read(format!("/proc/{}/environ", team.pid(name))).unwrap();
+        let wanted = format!("GATE_AGENT={name}");
+        assert!(
+            environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()),
+            "{name}: no {wanted}"
+        );
+    }
+    let pane = agent(&report, "eve")["pane"].as_str().unwrap().to_owned();
+    let options = server.tmux(&["show-options", "-p", "-t", &pane]);
+    assert!(options.contains("@gate-reports-to pm"), "{options}");
+    assert!(options.contains("@gate-restart on"), "{options}");
+    let pm_pane = agent(&report, "pm")["pane"].as_str().unwrap().to_owned();
+    let pm_options = server.tmux(&["show-options", "-p", "-t", &pm_pane]);
+    assert!(!pm_options.contains("@gate-restart"), "{pm_options}");
+    let root = PathBuf::from(agent(&report, "eve")["root"].as_str().unwrap());
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join(".claude/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        settings["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "gate agent-hook claude stop"
+    );
+    let _ = team.gate(&["team", "down"]);
+}
