@@ -213,14 +213,13 @@ pub fn pass(ctx: &Ctx) -> Vec<String> {
                     .unwrap_or_default()
             );
             log(ctx, kinds::NEEDS_INPUT, &text);
-            lines.push(tell_boss(
-                ctx,
-                &queue,
-                &s.agent,
-                "input",
-                &s.since.to_string(),
-                &text,
-            ));
+            let key = s.since.to_string();
+            lines.push(tell_boss(ctx, &queue, &s.agent, "input", &key, &text));
+            // The orchestrator hears of it too, when it is not the one already told.
+            let boss = boss_of(ctx, &s.agent).map(|p| p.id);
+            if let Some(o) = orchestrator(ctx).filter(|o| Some(&o.id) != boss.as_ref()) {
+                lines.push(queue_for(&queue, &o, &s.agent, "input", &key, &text));
+            }
         }
     }
     lines
@@ -313,9 +312,22 @@ pub fn tell_boss(
     key: &str,
     text: &str,
 ) -> String {
-    let Some(boss) = boss_of(ctx, agent) else {
-        return format!("{text} (nobody to tell: no pm or orchestrator agent found)");
-    };
+    match boss_of(ctx, agent) {
+        Some(boss) => queue_for(queue, &boss, agent, what, key, text),
+        None => format!("{text} (nobody to tell: no pm or orchestrator agent found)"),
+    }
+}
+
+/// The pane marked as the orchestrator, if any.
+fn orchestrator(ctx: &Ctx) -> Option<Pane> {
+    let panes = ctx.messenger.panes().ok()?;
+    panes
+        .into_iter()
+        .find(|p| p.role.as_deref() == Some("orchestrator"))
+}
+
+/// Queues `text` (about `agent`'s `what`, episode `key`) for the agent in pane `boss`.
+fn queue_for(queue: &Queue, boss: &Pane, agent: &str, what: &str, key: &str, text: &str) -> String {
     let now = jiff::Timestamp::now().as_second();
     let note = Note {
         id: format!(

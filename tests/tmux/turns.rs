@@ -383,7 +383,7 @@ fn hook_in_pane(
 /// A permission prompt left open longer than `delivery.needs_input_after` is told to the PM,
 /// once, with the CLI's own words; the agent is known by its pane's mark.
 #[test]
-fn an_open_question_is_told_to_the_pm_once() {
+fn an_open_question_is_told_to_the_pm_and_the_orchestrator_once() {
     let server = Server::new();
     let config = format!("{FAST}\n[delivery]\nneeds_input_after = \"1s\"\n");
     let project = Project::new(&server, &config);
@@ -398,6 +398,19 @@ fn an_open_question_is_told_to_the_pm_once() {
     let pm = server.window("team", "pm", Agent::Lines, None);
     server
         .gate(&["agents", "mark", &pm.id, "--name", "pm-1", "--role", "pm"])
+        .output()
+        .unwrap();
+    let boss = server.window("team", "boss", Agent::Lines, None);
+    server
+        .gate(&[
+            "agents",
+            "mark",
+            &boss.id,
+            "--name",
+            "boss",
+            "--role",
+            "orchestrator",
+        ])
         .output()
         .unwrap();
     let _w = project.watch();
@@ -415,7 +428,10 @@ fn an_open_question_is_told_to_the_pm_once() {
         told[0].starts_with("[gate] eng-2 has been waiting for input for over 1s (Claude needs your permission to use Bash)"),
         "{told:?}"
     );
+    // The orchestrator is told as well (issue 15: it hears of an engineer needing input).
+    assert_eq!(boss.lines(1), told, "the same words");
     stays(&pm.out, 1, Duration::from_millis(1500));
+    stays(&boss.out, 1, Duration::from_millis(0));
     assert_eq!(
         eng.lines(0),
         Vec::<String>::new(),
