@@ -240,7 +240,7 @@ mod tests {
         assert!(stop[1].get("matcher").is_none());
         assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 2);
         let before = std::fs::read(&path).unwrap();
-        assert_eq!(install(dir.path(), Cli::Claude).unwrap().1, false);
+        assert!(!install(dir.path(), Cli::Claude).unwrap().1);
         assert_eq!(std::fs::read(&path).unwrap(), before, "not rewritten");
         let cmds = commands(&path);
         assert!(cmds.contains(&"say done".to_owned()));
