@@ -7,9 +7,9 @@
 
 mod command;
 pub mod guard;
-pub mod settings;
 pub mod install;
 pub mod run;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
 
