@@ -8,6 +8,7 @@
 //! stops nothing until every worktree's work is committed or snapshotted.
 
 pub mod brief;
+pub mod dialogs;
 pub mod down;
 pub mod file;
 pub mod panes;

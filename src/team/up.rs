@@ -259,6 +259,14 @@ fn wait_ready(
             .capture(pane, 50)
             .map_err(|e: TmuxError| e.to_string())?;
         polls += 1;
+        // A first-run dialog would take the brief as its answer: it is the person's to answer.
+        if let Some(dialog) = super::dialogs::shown(&screen) {
+            return Err(format!(
+                "its program shows {dialog}, so nothing was typed into it; answer it in its \
+                 window ({}), then run gate team up again: it briefs every agent not yet briefed",
+                pane.id
+            ));
+        }
         if polls % 5 == 1 && panes::is_dead(tmux, &pane.id).unwrap_or(false) {
             return Err(format!(
                 "its program exited before it was ready; see: tmux capture-pane -p -t {}",

@@ -958,3 +958,74 @@ fn each_agent_knows_its_name_and_its_pane_whom_it_reports_to() {
     );
     let _ = team.gate(&["team", "down"]);
 }
+
+/// A fake agent CLI that opens on a first-run dialog: it records whatever is typed while the
+/// dialog shows (in OUT.during), and once OUT.answered exists, clears the screen, says it is
+/// ready and records every line (in OUT).
+const DIALOG_AGENT: &str = r#"#!/bin/bash
+out="$1"
+stty -echo -icanon -isig -ixon
+printf '  Hooks need review\n  2 hooks in .codex/hooks.json\n  1. Trust all and continue\n'
+while [ ! -e "$out.answered" ]; do
+  if IFS= read -r -t 0.05 line; then printf '%s\n' "$line" >> "$out.during"; fi
+done
+clear
+printf 'fake agent ready\n'
+while IFS= read -r line; do printf '%s\n' "$line" >> "$out"; done
+"#;
+
+#[test]
+fn a_first_run_dialog_on_screen_is_never_typed_into_and_the_next_up_briefs_the_agent() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    let dialog = server.dir().join("dialog-agent");
+    std::fs::write(&dialog, DIALOG_AGENT).unwrap();
+    std::fs::set_permissions(&dialog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"cody\"\nrole = \"engineer\"\ncommand = \"{} {}\"\nfeature = \"Hooked\"\n",
+            team.agent("pm"),
+            dialog.display(),
+            team.out("cody").display()
+        ),
+    )
+    .unwrap();
+    let out = team.gate(&["team", "up", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cody = agent(&report, "cody");
+    assert!(cody["brief"].is_null(), "{report:#}");
+    let problem = cody["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("Codex's review of the project's hooks")
+            && problem.contains("run gate team up again"),
+        "{problem}"
+    );
+    assert_eq!(agent(&report, "pm")["brief"], "delivered");
+    // Nothing was typed into the dialog.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let during = team.out("cody").with_extension("out.during");
+    assert!(
+        !during.exists(),
+        "typed into the dialog: {:?}",
+        std::fs::read_to_string(&during)
+    );
+    // The person answers it; the next up briefs the agent, once.
+    std::fs::write(team.out("cody").with_extension("out.answered"), "").unwrap();
+    let again = team.up();
+    assert_eq!(agent(&again, "cody")["window"], "unbriefed", "{again:#}");
+    assert_eq!(agent(&again, "cody")["brief"], "delivered", "{again:#}");
+    assert_eq!(agent(&again, "pm")["window"], "existing");
+    wait_for(
+        || {
+            team.received("cody")
+                .contains("You are cody, the engineer of team shop.")
+        },
+        "cody's brief",
+    );
+    assert!(!during.exists());
+    let _ = team.gate(&["team", "down"]);
+}
