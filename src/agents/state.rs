@@ -134,7 +134,12 @@ pub fn observe(cli: Cli, event: &str, payload: &Value) -> Option<Observation> {
             }
         }
         (_, "sessionend") => (Activity::Gone, text("reason").or_else(|| text("trigger"))),
-        (_, "sessionstart") => (Activity::Idle, text("source").or_else(|| text("trigger"))),
+        // A new or resumed session waits for its first prompt. Not after a compaction:
+        // Claude compacts in the middle of a turn too.
+        (_, "sessionstart") => match text("source").or_else(|| text("trigger")).as_deref() {
+            Some("compact") => return None,
+            source => (Activity::Idle, source.map(str::to_owned)),
+        },
         _ => return None,
     };
     let limited = activity == Activity::Failed && detail.as_deref().is_some_and(is_limit);

@@ -52,13 +52,18 @@ pub fn settings_file(cli: Cli) -> &'static str {
 pub fn state_hooks(cli: Cli) -> Vec<HookSpec> {
     let events: &[(&'static str, &str)] = match cli {
         Cli::Claude => &[
+            ("SessionStart", "session-start"),
             ("UserPromptSubmit", "user-prompt-submit"),
             ("Stop", "stop"),
             ("StopFailure", "stop-failure"),
             ("Notification", "notification"),
             ("SessionEnd", "session-end"),
         ],
-        Cli::Codex => &[("UserPromptSubmit", "user-prompt-submit"), ("Stop", "stop")],
+        Cli::Codex => &[
+            ("SessionStart", "session-start"),
+            ("UserPromptSubmit", "user-prompt-submit"),
+            ("Stop", "stop"),
+        ],
         Cli::Gemini => &[
             ("BeforeAgent", "before-agent"),
             ("AfterAgent", "after-agent"),

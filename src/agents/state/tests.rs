@@ -61,6 +61,23 @@ fn claude_events_map_to_activities() {
     assert!(seen(Cli::Claude, "pre-tool-use", json!({})).is_none());
 }
 
+/// A session that starts (or resumes) waits for its prompt; a compaction (mid-turn, too) says
+/// nothing about the turn.
+#[test]
+fn session_start_is_idle_but_not_after_a_compaction() {
+    for source in ["startup", "resume", "clear"] {
+        let s = seen(Cli::Claude, "session-start", json!({"source": source})).unwrap();
+        assert_eq!(s.activity, Activity::Idle, "{source}");
+    }
+    assert!(seen(Cli::Claude, "session-start", json!({"source": "compact"})).is_none());
+    assert_eq!(
+        seen(Cli::Codex, "session-start", json!({}))
+            .unwrap()
+            .activity,
+        Activity::Idle
+    );
+}
+
 #[test]
 fn a_usage_limit_stop_is_a_failure_worth_resuming() {
     let limit = seen(
