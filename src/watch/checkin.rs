@@ -139,21 +139,7 @@ fn delivered(
         pane.id,
         c.attempts
     );
-    let mut lines = Vec::new();
-    let mut e = Event::now(WatchEvent::CheckinDelivered.as_str());
-    e.detail = detail.clone();
-    // Recorded before the entry is settled: after a crash in between, the log says it went out.
-    if let Err(err) = ctx.log().append(&e) {
-        lines.push(format!("{err}"));
-    }
-    if let Err(err) = ctx.store().update(|s| {
-        s.settle(c.id, now);
-        (true, ())
-    }) {
-        lines.push(format!("{}: delivered, but {err}", c.key()));
-    }
-    lines.push(detail);
-    lines
+    settle(ctx, c, detail, "delivered", now)
 }
 
 /// Handed to the delivery queue: recorded as delivered (so no restart sends it again), and
@@ -166,6 +152,13 @@ fn queued(ctx: &Ctx, c: &Checkin, pane: &Pane, routed: &Routed, now: Timestamp) 
         pane.id,
         c.attempts
     );
+    settle(ctx, c, detail, "queued", now)
+}
+
+/// Records `checkin-delivered` with `detail`, then settles the entry. The event comes first:
+/// after a crash in between, the log says it went out (or into the queue), and it is not sent
+/// again.
+fn settle(ctx: &Ctx, c: &Checkin, detail: String, what: &str, now: Timestamp) -> Vec<String> {
     let mut lines = Vec::new();
     let mut e = Event::now(WatchEvent::CheckinDelivered.as_str());
     e.detail = detail.clone();
@@ -176,7 +169,7 @@ fn queued(ctx: &Ctx, c: &Checkin, pane: &Pane, routed: &Routed, now: Timestamp) 
         s.settle(c.id, now);
         (true, ())
     }) {
-        lines.push(format!("{}: queued, but {err}", c.key()));
+        lines.push(format!("{}: {what}, but {err}", c.key()));
     }
     lines.push(detail);
     lines
