@@ -7,11 +7,16 @@
 mod agents;
 mod busy;
 mod library;
+mod mock_model;
 mod nudge;
 mod project;
+mod real_claude;
+mod real_cli;
+mod real_codex;
 mod recovery;
 mod schedule;
 mod send;
 mod server;
 mod team;
+mod tui;
 mod turns;

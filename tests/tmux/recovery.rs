@@ -2,107 +2,49 @@
 //! team asked for it) is started again in the same pane with a note saying what happened;
 //! bounded, so a program that dies at once is not restarted forever.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::project::{FAST, Project, wait};
 use crate::server::{Agent, Server, stderr};
+use crate::tui::{self, Fake};
 
 const LONG: Duration = Duration::from_secs(20);
 
-/// Records `started` each time it starts, then every line it receives; exits on `exit`.
-/// Raw terminal, echo after a prompt, input cleared on Enter (like a TUI).
+/// A fake CLI ([`tui`]) that records `started` each time it starts, then every line it
+/// receives; exits on `exit`.
 const MORTAL: &str = r#"
-import os, sys, tty
-out, ready = sys.argv[1:3]
-def record(line):
-    with open(out, "ab") as f:
-        f.write(line + b"\n")
 record(b"started")
-tty.setraw(0)
-open(ready, "w").close()
-os.write(1, b"> ")
-buf = b""
-while True:
-    b = os.read(0, 1)
-    if b == b"\r":
-        if not buf:
-            continue
-        record(buf)
-        if buf == b"exit":
-            sys.exit(0)
-        buf = b""
-        os.write(1, b"\r\x1b[2K> ")
-        continue
-    buf += b
-    os.write(1, b)
+def on_line(line):
+    record(line)
+    if line == b"exit":
+        sys.exit(0)
+serve(on_line)
 "#;
-
-struct Mortal {
-    pane: String,
-    out: PathBuf,
-}
-
-impl Mortal {
-    fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 /// The mortal agent in window `eng` of session `team`, in `project`, kept when it exits,
 /// marked `eng-1` reporting to `pm-1`, with `restart` as `gate team up` records it.
-fn mortal(server: &Server, project: &Project, restart: bool) -> Mortal {
-    let dir = server.dir().join("mortal");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out, ready) = (dir.join("out"), dir.join("ready"));
-    let script = MORTAL.replace('\'', "\"");
-    let command = format!(
-        "exec python3 -c '{script}' {} {}",
-        out.display(),
-        ready.display()
+fn mortal(server: &Server, project: &Project, restart: bool) -> Fake {
+    let fake = tui::start(
+        server,
+        "eng",
+        &project.root,
+        MORTAL,
+        &[],
+        &[("remain-on-exit", "on")],
     );
-    let root = project.root.to_string_lossy().into_owned();
-    let pane = server
-        .tmux(&[
-            "new-window",
-            "-d",
-            "-t",
-            "team:",
-            "-n",
-            "eng",
-            "-c",
-            &root,
-            "-P",
-            "-F",
-            "#{pane_id}",
-            &command,
-            ";",
-            "set-option",
-            "-w",
-            "-t",
-            "team:eng",
-            "remain-on-exit",
-            "on",
-        ])
-        .trim()
-        .to_owned();
-    wait("the agent to start", LONG, || ready.exists());
+    let pane = &fake.pane;
     let marked = server
         .gate(&[
-            "agents", "mark", &pane, "--name", "eng-1", "--role", "engineer",
+            "agents", "mark", pane, "--name", "eng-1", "--role", "engineer",
         ])
         .output()
         .unwrap();
     assert!(marked.status.success(), "{}", stderr(&marked));
-    server.tmux(&["set-option", "-p", "-t", &pane, "@gate-reports-to", "pm-1"]);
+    server.tmux(&["set-option", "-p", "-t", pane, "@gate-reports-to", "pm-1"]);
     if restart {
-        server.tmux(&["set-option", "-p", "-t", &pane, "@gate-restart", "on"]);
+        server.tmux(&["set-option", "-p", "-t", pane, "@gate-restart", "on"]);
     }
-    Mortal { pane, out }
+    fake
 }
 
 fn pm(server: &Server) -> crate::server::Pane {
@@ -117,7 +59,7 @@ fn pm(server: &Server) -> crate::server::Pane {
 
 /// Types `exit`: the agent records it and exits. Its pane dies with the text still on screen,
 /// so `gate send` cannot confirm the submission (exit 1) and must not type it again.
-fn send_exit(server: &Server, agent: &Mortal) {
+fn send_exit(server: &Server, agent: &Fake) {
     let before = agent.lines().iter().filter(|l| *l == "exit").count();
     let out = server.send(&[&agent.pane, "exit"]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));

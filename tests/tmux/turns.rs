@@ -10,26 +10,24 @@ use std::time::Duration;
 
 use crate::project::{FAST, Project, stays, wait};
 use crate::server::{Agent, Server, stderr, stdout};
+use crate::tui;
 
 const LONG: Duration = Duration::from_secs(15);
 
-/// A fake agent CLI with hooks, in a raw terminal like a TUI: typed text is echoed after a
-/// prompt and cleared on Enter; Enter records the line, runs the submit hook, then "works"
-/// until `release` exists, then runs the stop hook. A Stop answer `{"decision": "block"}` is
-/// taken as Claude Code takes it: the reason is recorded as `HANDBACK: <reason>` and the stop
-/// hook runs again with `stop_hook_active: true`.
+/// A fake agent CLI with hooks ([`tui`]): Enter records the line, runs the submit hook
+/// (`args[0]`), then "works" until the release file (`args[2]`) exists, then runs the stop
+/// hook (`args[1]`). A Stop answer `{"decision": "block"}` is taken as Claude Code takes it:
+/// the reason is recorded as `HANDBACK: <reason>` and the stop hook runs again with
+/// `stop_hook_active: true`.
 const HOOKED_AGENT: &str = r#"
-import json, os, subprocess, sys, time, tty
-tty.setraw(0)
-out, ready, release, submit, stop = sys.argv[1:6]
-def record(line):
-    with open(out, "ab") as f:
-        f.write(line + b"\n")
+submit, stop, release = args
 def hook(cmd, payload):
     r = subprocess.run(cmd, shell=True, input=json.dumps(payload).encode(), capture_output=True)
     return r.stdout.decode()
-def turn(prompt):
-    hook(submit, {"hook_event_name": "UserPromptSubmit", "prompt": prompt, "cwd": os.getcwd()})
+def on_line(line):
+    record(line)
+    os.write(1, b"(working)")
+    hook(submit, {"hook_event_name": "UserPromptSubmit", "prompt": line.decode(), "cwd": os.getcwd()})
     while not os.path.exists(release):
         time.sleep(0.02)
     os.remove(release)
@@ -44,22 +42,7 @@ def turn(prompt):
             break
         record(b"HANDBACK: " + answer["reason"].encode())
         active = True
-open(ready, "w").close()
-os.write(1, b"> ")
-buf = b""
-while True:
-    b = os.read(0, 1)
-    if b == b"\r":
-        if not buf:
-            continue
-        record(buf)
-        line, buf = buf, b""
-        os.write(1, b"\r\x1b[2K(working)")
-        turn(line.decode())
-        os.write(1, b"\r\x1b[2K> ")
-        continue
-    buf += b
-    os.write(1, b)
+serve(on_line)
 "#;
 
 struct Hooked {
@@ -102,17 +85,6 @@ fn installed(project: &Project, file: &str, event: &str) -> String {
         .unwrap_or_else(|| panic!("no gate hook for {event} in {file}"))
 }
 
-/// A directory holding `gate` (this build), for the panes' PATH.
-fn gate_on_path(server: &Server) -> PathBuf {
-    let bin = server.dir().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let link = bin.join("gate");
-    if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_gate"), &link).unwrap();
-    }
-    bin
-}
-
 /// Installs gate's agent hooks in `project` and starts the fake CLI, with `file`'s submit
 /// and stop hooks, in window `window`, marked as agent `name`.
 fn start(server: &Server, project: &Project, file: &str, window: &str, name: &str) -> Hooked {
@@ -120,50 +92,28 @@ fn start(server: &Server, project: &Project, file: &str, window: &str, name: &st
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let submit = installed(project, file, "UserPromptSubmit");
     let stop = installed(project, file, "Stop");
-    let dir = server.dir().join(window);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out, ready, release) = (dir.join("out"), dir.join("ready"), dir.join("release"));
-    let script = HOOKED_AGENT.replace('\'', "\"");
-    let path = format!(
-        "PATH={}:{}",
-        gate_on_path(server).display(),
-        std::env::var("PATH").unwrap_or_default()
+    let release = server.dir().join(format!("{window}.release"));
+    let release_arg = release.to_string_lossy().into_owned();
+    let fake = tui::start(
+        server,
+        window,
+        &project.root,
+        HOOKED_AGENT,
+        &[&submit, &stop, &release_arg],
+        &[],
     );
-    // In the command line: tmux replaces a new pane's PATH (`-e PATH=...` included) with its
-    // client's.
-    let command = format!(
-        "{path} exec python3 -c '{script}' {} {} {} '{submit}' '{stop}'",
-        out.display(),
-        ready.display(),
-        release.display()
-    );
-    let root = project.root.to_string_lossy().into_owned();
-    let pane = server
-        .tmux(&[
-            "new-window",
-            "-d",
-            "-t",
-            "team:",
-            "-n",
-            window,
-            "-c",
-            &root,
-            "-P",
-            "-F",
-            "#{pane_id}",
-            &command,
-        ])
-        .trim()
-        .to_owned();
-    wait("the hooked agent to start", LONG, || ready.exists());
     let marked = server
         .gate(&[
-            "agents", "mark", &pane, "--name", name, "--role", "engineer",
+            "agents", "mark", &fake.pane, "--name", name, "--role", "engineer",
         ])
         .output()
         .unwrap();
     assert!(marked.status.success(), "{}", stderr(&marked));
-    Hooked { pane, out, release }
+    Hooked {
+        pane: fake.pane,
+        out: fake.out,
+        release,
+    }
 }
 
 fn state(project: &Project, name: &str) -> serde_json::Value {
