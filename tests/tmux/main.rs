@@ -7,8 +7,12 @@
 mod agents;
 mod busy;
 mod library;
+mod mock_model;
 mod nudge;
 mod project;
+mod real_claude;
+mod real_cli;
+mod real_codex;
 mod recovery;
 mod schedule;
 mod send;
