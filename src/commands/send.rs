@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 
 use gate::events::{Event, EventLog};
 use gate::repo::Repo;
-use gate::tmux::{Delivery, Message, Pane, SendOptions, SendReport, Tmux, TmuxError};
+use gate::tmux::{Delivery, Message, Pane, SendOptions, SendReport, Tmux, TmuxError, Why};
 use gate::units::HumanDuration;
 use serde::Serialize;
 
 use crate::exit::USAGE;
 use crate::ui::Ui;
 
-/// Deliver a message to an agent's tmux pane: typed literally, Enter pressed after a pause,
-/// then checked on screen (Enter pressed again, at most twice, while it still sits unsent).
+/// Deliver a message to an agent's tmux pane: typed literally, Enter pressed once the text shows
+/// in the pane's input (and the pause has passed), then checked on screen: delivered when it
+/// left the input. Enter is pressed again (at most twice) only while the screen stays exactly
+/// as it was before Enter.
 ///
 /// TARGET is session:window[.pane] (the session matched exactly, never by prefix), a session
 /// or window name, or a pane id %N. GATE_TMUX_SOCKET names another tmux server (a socket name,
@@ -24,8 +26,10 @@ use crate::ui::Ui;
 /// characters other than newline and tab are removed, with a warning; text with newlines or
 /// tabs goes in as one bracketed paste. Concurrent senders to one pane take turns.
 ///
-/// Exit codes: 0 delivered (or typed, with --no-enter); 1 typed but not confirmed as
-/// submitted; 2 no such target, no tmux server, or nothing to send.
+/// Exit codes: 0 delivered (or typed, with --no-enter); 1 not delivered: the text never
+/// appeared in the input (no Enter pressed: a menu or dialog may be up), or it is still there
+/// after Enter (the pane's last rows are printed on stderr); 2 no such target, no tmux server,
+/// or nothing to send.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// session:window[.pane], a session or window name, or a pane id (%N)
@@ -39,13 +43,14 @@ pub struct Args {
     /// Wait this long between the text and Enter (500ms, 1s, 0)
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_pause)]
     pub pause: Duration,
-    /// Print the outcome as JSON: target, pane, delivery, bytes, elapsed_ms, enters, removed
+    /// Print the outcome as JSON: target, pane, delivery, bytes, elapsed_ms, enters, removed,
+    /// why, screen
     #[arg(long)]
     pub json: bool,
 }
 
 /// Exit code of a message typed but not seen submitted.
-const UNCONFIRMED: u8 = 1;
+const NOT_DELIVERED: u8 = 1;
 
 /// The `--json` document. Field names are a public interface: add, never rename.
 #[derive(Serialize)]
@@ -54,13 +59,18 @@ struct Report<'a> {
     pane: &'a str,
     /// `session:window.pane` the target resolved to.
     resolved: String,
-    /// `delivered`, `unconfirmed` or `typed`.
+    /// `delivered`, `unconfirmed`, `typed` or `not_seen`.
     delivery: Delivery,
     bytes: usize,
     elapsed_ms: u64,
     enters: u8,
     /// Control characters and escape sequences removed from the message.
     removed: usize,
+    /// Why it was not delivered: `never_appeared`, `still_in_input`, `screen_changed`; null
+    /// when it was.
+    why: Option<Why>,
+    /// The pane's last rows holding text when it was not delivered; empty when it was.
+    screen: &'a [String],
 }
 
 fn parse_pause(text: &str) -> Result<Duration, String> {
@@ -124,14 +134,17 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             enters: report.enters,
             removed: message.removed(),
+            why: report.why,
+            screen: &report.screen,
         })?;
     } else {
         print(ui, &pane, &report, message.len(), elapsed)?;
     }
-    Ok(match report.delivery {
-        Delivery::Unconfirmed => ExitCode::from(UNCONFIRMED),
-        Delivery::Delivered | Delivery::Typed => ExitCode::SUCCESS,
-    })
+    if report.delivery.as_asked() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    explain(ui, &pane, &report);
+    Ok(ExitCode::from(NOT_DELIVERED))
 }
 
 fn print(
@@ -152,14 +165,38 @@ fn print(
             "{} typed into {at} without Enter: {bytes} bytes",
             ui.ok_mark()
         )),
-        Delivery::Unconfirmed => ui.line(format!(
-            "{} typed into {at}, but it still looks unsubmitted after {} Enter presses; \
-             look at the pane: {}",
-            ui.fail_mark(),
-            report.enters,
-            ui.code(format!("tmux capture-pane -p -t {}", pane.id))
-        )),
+        Delivery::Unconfirmed | Delivery::NotSeen => Ok(()),
     }
+}
+
+/// On stderr, for a message not delivered: why, what the pane showed, and where to look.
+fn explain(ui: &Ui, pane: &Pane, report: &SendReport) {
+    let why = report
+        .why
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| report.delivery.to_string());
+    let enters = match report.enters {
+        0 => "no Enter pressed".to_owned(),
+        1 => "1 Enter pressed".to_owned(),
+        n => format!("{n} Enters pressed"),
+    };
+    let mut text = format!(
+        "not delivered to {} ({}): {why} ({enters})\nthe pane shows (last rows with text):",
+        pane.target(),
+        pane.id
+    );
+    if report.screen.is_empty() {
+        text.push_str("\n  (nothing)");
+    }
+    for row in &report.screen {
+        text.push_str("\n  | ");
+        text.push_str(row);
+    }
+    text.push_str(&format!(
+        "\nlook at the pane: {}",
+        ui.code(format!("tmux capture-pane -p -t {}", pane.id))
+    ));
+    ui.error(text);
 }
 
 /// A `sent` event in the log of the repository gate runs in; outside one, nothing.

@@ -1,15 +1,15 @@
-//! Was the message submitted? A heuristic over the pane's screen, kept pure so that it is
-//! tested with plain strings.
+//! Where is the message? Heuristics over the pane's screen, kept pure so that they are tested
+//! with plain strings.
 //!
-//! Text on screen is not proof of submission: a TUI shows a message in its input box until
-//! Enter submits it. After Enter, gate looks at the bottom of the screen: if the message's
-//! tail still ends one of the last few lines that hold text, it may still sit in the input
-//! box. The sender ([`super::Tmux::send`]) acts on that only when the screen has also stopped
-//! changing, so a busy agent redrawing its screen is left alone.
+//! A TUI shows typed text in its input area (the bottom rows) until Enter submits it; a menu
+//! or a dialog shows none of it. So gate presses Enter only once the message, or the CLI's
+//! placeholder for a paste (Claude Code's `[Pasted text #1 +4 lines]`, Codex's `[Pasted
+//! Content 1200 chars]`), is seen there, and counts it delivered only once it has left.
+//! "There" means: the message's tail ends one of the last few rows that hold text, or such a
+//! row holds a paste placeholder.
 //!
-//! The trade-off: a false "unsubmitted" costs an extra Enter on an empty input (ignored by
-//! Claude Code and Codex, a blank line for a plain line reader); a false "submitted" leaves a
-//! message unsent, which is what gate exists to prevent.
+//! The trade-off: a message never seen is not submitted (gate reports it and leaves the pane
+//! alone), which is better than an Enter that picks a menu item while the message is lost.
 
 /// A pane's visible screen, one string per row, and its cursor (column, row).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,14 +37,15 @@ impl Screen {
     }
 }
 
-/// Does `message` look like it still sits unsubmitted on `screen`?
+/// Does `message` show in the input area of `screen`, as typed text or a paste placeholder?
 ///
 /// True when one of the last [`LAST_TEXT_ROWS`] rows holding text ends with the last
 /// [`TAIL_CHARS`] characters of the message (its last line), compared without whitespace and
 /// box-drawing characters (input-box borders, wrapping at spaces), also across two adjacent
-/// rows (the app wrapped the tail). Except when the cursor has moved to column 0 of the blank
-/// row right below it: a plain line reader that echoed the text and moved on.
-pub fn looks_unsubmitted(screen: &Screen, message: &str) -> bool {
+/// rows (the app wrapped the tail), or holds a paste placeholder. Except when the cursor has
+/// moved to column 0 of the blank row right below it: a plain line reader that echoed the text
+/// and moved on.
+pub fn in_input(screen: &Screen, message: &str) -> bool {
     let tail = tail(message);
     if tail.is_empty() {
         return false;
@@ -63,8 +64,50 @@ pub fn looks_unsubmitted(screen: &Screen, message: &str) -> bool {
             Some((prev, prev_text)) if prev + 1 == *row => format!("{prev_text}{text}"),
             _ => String::new(),
         };
-        (text.ends_with(&tail) || joined.ends_with(&tail)) && !moved_on(screen, *row)
+        let shown = text.ends_with(&tail) || joined.ends_with(&tail) || has_placeholder(text);
+        shown && !moved_on(screen, *row)
     })
+}
+
+/// The last `n` rows of `screen` that hold text, as shown (trailing spaces dropped): what a
+/// person needs to see of a pane that did not take a message.
+pub fn last_rows(screen: &Screen, n: usize) -> Vec<String> {
+    let rows: Vec<String> = screen
+        .lines
+        .iter()
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    rows[rows.len().saturating_sub(n)..].to_vec()
+}
+
+/// A normalised row holding a CLI's stand-in for pasted text: `[Pastedtext#1+4lines]` or
+/// `[Pastedtext#2]` (Claude Code), `[PastedContent1200chars]` (Codex).
+fn has_placeholder(row: &str) -> bool {
+    row.match_indices("[Pasted").any(|(at, _)| {
+        let rest = &row[at + "[Pasted".len()..];
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
+        let inner = &rest[..end];
+        if let Some(n) = inner.strip_prefix("text#") {
+            match n.split_once('+') {
+                None => digits(n),
+                Some((number, lines)) => {
+                    let count = lines.strip_suffix("lines").or(lines.strip_suffix("line"));
+                    digits(number) && count.is_some_and(digits)
+                }
+            }
+        } else if let Some(n) = inner.strip_prefix("Content") {
+            n.strip_suffix("chars").is_some_and(digits)
+        } else {
+            false
+        }
+    })
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn moved_on(screen: &Screen, row: usize) -> bool {
@@ -116,7 +159,7 @@ mod tests {
              \x20 ? for shortcuts\n",
             (3, 3),
         );
-        assert!(looks_unsubmitted(&s, MSG));
+        assert!(in_input(&s, MSG));
     }
 
     #[test]
@@ -128,7 +171,7 @@ mod tests {
              \x20 ⏎ send   ⇧⏎ newline\n",
             (18, 1),
         );
-        assert!(looks_unsubmitted(&s, MSG));
+        assert!(in_input(&s, MSG));
     }
 
     #[test]
@@ -144,26 +187,23 @@ mod tests {
              \x20 ? for shortcuts\n",
             (4, 5),
         );
-        assert!(!looks_unsubmitted(&s, MSG));
+        assert!(!in_input(&s, MSG));
     }
 
     #[test]
     fn a_shell_that_ran_it_has_moved_on() {
         let s = screen("$ echo hello there\nhello there\n$ \n", (2, 2));
-        assert!(!looks_unsubmitted(&s, "echo hello there"));
+        assert!(!in_input(&s, "echo hello there"));
         let s = screen("$ echo hello there\n", (18, 0));
-        assert!(
-            looks_unsubmitted(&s, "echo hello there"),
-            "still at the prompt"
-        );
+        assert!(in_input(&s, "echo hello there"), "still at the prompt");
     }
 
     #[test]
     fn a_line_reader_that_echoed_and_moved_on() {
         let s = screen(&format!("{MSG}\n\n\n"), (0, 1));
-        assert!(!looks_unsubmitted(&s, MSG));
+        assert!(!in_input(&s, MSG));
         let s = screen(&format!("{MSG}\n\n\n"), (46, 0));
-        assert!(looks_unsubmitted(&s, MSG), "cursor still after the text");
+        assert!(in_input(&s, MSG), "cursor still after the text");
     }
 
     #[test]
@@ -173,15 +213,62 @@ mod tests {
             "│ > first line │\n│ second line │\n│ the end of it │\n",
             (10, 2),
         );
-        assert!(looks_unsubmitted(&s, msg));
-        let s = screen("[Pasted text #1 +2 lines]\n", (0, 1));
-        assert!(!looks_unsubmitted(&s, msg));
+        assert!(in_input(&s, msg));
+    }
+
+    #[test]
+    fn a_paste_placeholder_in_the_input_stands_for_the_message() {
+        let msg = "first line\nsecond line\nthe end of it";
+        for placeholder in [
+            "> [Pasted text #1 +2 lines]",
+            "> [Pasted text #12 +1 line] ",
+            "> [Pasted text #3]",
+            "› [Pasted Content 1200 chars]",
+        ] {
+            let s = screen(&format!("{placeholder}\n\n  ? for shortcuts\n"), (28, 0));
+            assert!(in_input(&s, msg), "{placeholder}");
+        }
+        for not_one in [
+            "> [Pasted text #x +2 lines]",
+            "> [Pasted]",
+            "> [Pasted Content many]",
+        ] {
+            let s = screen(&format!("{not_one}\n"), (20, 0));
+            assert!(!in_input(&s, msg), "{not_one}");
+        }
+        // Submitted: the placeholder went up into the transcript, the input is empty.
+        let s = screen(
+            "> [Pasted text #1 +2 lines]\n\n✻ Thinking…\n\n> \n  ? for shortcuts\n",
+            (2, 4),
+        );
+        assert!(!in_input(&s, msg));
+    }
+
+    #[test]
+    fn a_menu_shows_no_message() {
+        // Codex's review screen: typed text goes nowhere visible; Enter would pick an item.
+        let s = screen(
+            "  Hooks need review\n\n\
+             \x20 › 1. Review hooks\n\
+             \x20   2. Continue without hooks\n\n\
+             \x20 Press enter to confirm or esc to go back\n",
+            (0, 6),
+        );
+        assert!(!in_input(&s, MSG));
+    }
+
+    #[test]
+    fn last_rows_skip_blank_rows() {
+        let s = screen("one  \n\n two\n   \nthree\n\n", (0, 0));
+        assert_eq!(last_rows(&s, 2), [" two", "three"]);
+        assert_eq!(last_rows(&s, 15), ["one", " two", "three"]);
+        assert!(last_rows(&screen("\n\n", (0, 0)), 15).is_empty());
     }
 
     #[test]
     fn blank_screens_and_messages() {
-        assert!(!looks_unsubmitted(&screen("\n\n\n", (0, 0)), MSG));
-        assert!(!looks_unsubmitted(&screen("x\n", (0, 0)), "  \n "));
+        assert!(!in_input(&screen("\n\n\n", (0, 0)), MSG));
+        assert!(!in_input(&screen("x\n", (0, 0)), "  \n "));
     }
 
     #[test]

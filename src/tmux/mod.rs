@@ -23,10 +23,10 @@ use std::time::Duration;
 pub use agents::{
     MARK_OPTION, REPORTS_TO_OPTION, RESTART_OPTION, ROLE_OPTION, own_pane, own_pane_from_env,
 };
-pub use confirm::{Screen, looks_unsubmitted};
+pub use confirm::{Screen, in_input, last_rows};
 pub use lock::{PaneLock, lock_dir};
 pub use pane::{Pane, available_targets, find};
-pub use send::{Delivery, SendOptions, SendReport};
+pub use send::{Delivery, SendOptions, SendReport, Why};
 pub use text::Message;
 
 /// Names the tmux server gate talks to: a path (contains `/`) is passed as `-S`, anything else

@@ -22,7 +22,7 @@ fn busy_pane(server: &Server, name: &str, ticks: &str) -> std::path::PathBuf {
     let out = server.dir().join(format!("{name}.out"));
     let script = format!(
         "i=0; while [ $i -lt {ticks} ]; do echo tick $i; i=$((i+1)); sleep 0.1; done; \
-         stty -echo -icanon; while IFS= read -r l; do printf '%s\\n' \"$l\" >> {}; done",
+         stty -icanon; while IFS= read -r l; do printf '%s\\n' \"$l\" >> {}; done",
         out.display()
     );
     let args = [

@@ -238,6 +238,8 @@ fn json_reports_the_delivery() {
     assert_eq!(v["bytes"], 6);
     assert_eq!(v["enters"], 1);
     assert_eq!(v["removed"], 0);
+    assert!(v["why"].is_null(), "{v:#}");
+    assert_eq!(v["screen"], serde_json::json!([]));
     assert!(v["elapsed_ms"].as_u64().unwrap() >= 50);
 }
 
@@ -302,4 +304,124 @@ fn a_send_is_logged_in_the_repository_it_runs_in() {
         log.contains("agent (agent:0.0 %0): delivered, 6 bytes"),
         "{log}"
     );
+}
+
+/// The issue's first finding: Codex opened its "Hooks need review" menu, and six sends into it
+/// came back `delivered`: each Enter picked a menu item and the model got nothing. The text
+/// never shows in an input there, so no Enter is pressed and the send says so.
+#[test]
+fn a_menu_that_shows_no_input_gets_no_enter_and_is_reported() {
+    let server = Server::new();
+    let agent = server.session("agent", Agent::HooksMenu);
+    let out = server.send(&["--json", "agent", "please review the auth feature"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["delivery"], "not_seen", "{v:#}");
+    assert_eq!(v["enters"], 0);
+    assert_eq!(v["why"], "never_appeared");
+    let rows: Vec<&str> = v["screen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(rows.first(), Some(&"  Hooks need review"), "{rows:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not delivered to agent:0.0")
+            && err.contains("never appeared")
+            && err.contains("no Enter pressed")
+            && err.contains("  |   Hooks need review"),
+        "{err}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(agent.bytes(), b"", "the menu got an Enter");
+    // Once a person has answered the menu, messages go through.
+    server.tmux(&["send-keys", "-t", &agent.id, "Enter"]);
+    wait_for(|| !agent.bytes().is_empty(), "the menu to be answered");
+    let out = server.send(&["agent", "now it is an input"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        agent.lines(2),
+        ["MENU: 1. Review hooks", "now it is an input"]
+    );
+}
+
+/// The issue's second finding: Claude Code clears its input ~330 ms after Enter, and gate
+/// pressed Enter again after 200 ms of stillness; a dialog opening right after the submit took
+/// that Enter as its answer. One Enter, and the dialog is left to the agent.
+#[test]
+fn a_cli_slow_to_clear_its_input_gets_one_enter() {
+    let server = Server::new();
+    let agent = server.session("agent", Agent::SlowClearThenDialog);
+    let out = server.send(&["--json", "agent", "first message of the session"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["delivery"], &v["enters"]),
+        (&"delivered".into(), &1.into()),
+        "{v:#}"
+    );
+    assert_eq!(agent.lines(1), ["first message of the session"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(agent.bytes(), b"first message of the session\n");
+}
+
+/// Enter opened a question above the input and the text is still there: another Enter would
+/// answer the question, so none is pressed, and the send says the screen changed.
+#[test]
+fn a_screen_that_changes_after_enter_gets_no_second_enter() {
+    let server = Server::new();
+    let agent = server.session("agent", Agent::AsksOnEnter);
+    let out = server.send(&["--json", "agent", "deploy the staging branch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["delivery"], "unconfirmed", "{v:#}");
+    assert_eq!(v["why"], "screen_changed");
+    assert_eq!(v["enters"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the screen changed") && err.contains("Send this message to the whole team?"),
+        "{err}"
+    );
+    assert_eq!(agent.bytes(), b"ASKED\n");
+}
+
+/// Claude Code shows a multi-line paste as `[Pasted text #1 +2 lines]`: that is the message in
+/// the input. This one also misses the first Enter after a paste, which the old rule ("the text
+/// is not on screen, so it was submitted") reported as delivered.
+#[test]
+fn a_paste_placeholder_stands_for_the_message() {
+    let server = Server::new();
+    let agent = server.session("agent", Agent::PastePlaceholder);
+    let out = server.send(&["--json", "agent", "one\ntwo\nthree"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["delivery"], &v["enters"]),
+        (&"delivered".into(), &2.into()),
+        "{v:#}"
+    );
+    agent.lines(3);
+    assert_eq!(agent.bytes(), b"one\ntwo\nthree\n");
+}
+
+/// A plain line reader (the terminal echoes, Enter moves the cursor on) gets one Enter, fast.
+#[test]
+fn a_plain_line_reader_gets_it_at_once() {
+    let server = Server::new();
+    let agent = server.session("agent", Agent::EchoLines);
+    for m in ["hello reader", "and again"] {
+        let out = server.send(&["--json", "agent", m]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (&v["delivery"], &v["enters"]),
+            (&"delivered".into(), &1.into()),
+            "{v:#}"
+        );
+        // The 50 ms pause and a few looks at the screen.
+        assert!(v["elapsed_ms"].as_u64().unwrap() < 400, "{v:#}");
+    }
+    assert_eq!(agent.lines(2), ["hello reader", "and again"]);
 }

@@ -26,21 +26,41 @@ pub struct Server {
     agents: Cell<usize>,
 }
 
-/// What runs in a fake agent's pane.
+/// What runs in a fake agent's pane. Each but `EchoLines` draws like a TUI: typed text in an
+/// input line near the bottom (a hint row below it), cleared on Enter, submitted messages
+/// above it; and records what it received, one submitted line per line of its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Agent {
-    /// Appends every line it reads to its file; no echo, no line-length limit.
+    /// Records every line submitted (an Enter on an empty input records an empty line, so a
+    /// stray Enter shows); no line-length limit.
     Lines,
-    /// Like `Lines`, after asking the terminal for bracketed paste (as TUIs do).
+    /// Like `Lines`, after asking the terminal for bracketed paste (as TUIs do); records the
+    /// bytes of a line as received, paste brackets included.
     BracketedLines,
-    /// Echoes what it gets and never submits: Enter only moves the cursor back.
+    /// Shows what it gets and never submits: Enter changes nothing; records every byte.
     Stuck,
-    /// A TUI-like input line that ignores the first Enter and submits on the second.
+    /// Like `Lines`, but ignores the first Enter (as a TUI that missed it).
     SwallowsFirstEnter,
-    /// A TUI-like input line that takes 60 ms to submit and clear the input after Enter.
+    /// Like `Lines`, but takes 60 ms to submit and clear the input after Enter.
     SlowToRedraw,
     /// Like `Lines`, run as a program named `claude` (a known agent CLI, found by its name).
     Claude,
+    /// Like Claude Code: the input stays as it is for 330 ms after Enter, then clears, and a
+    /// permission dialog opens, which takes the next Enter as its answer (`DIALOG: 1. Yes`).
+    SlowClearThenDialog,
+    /// Like Codex at start: a "Hooks need review" menu, no input box, typed keys go nowhere
+    /// visible; Enter picks the highlighted item (`MENU: 1. Review hooks`), then it reads lines
+    /// like `Lines`.
+    HooksMenu,
+    /// Like Claude Code with a multi-line paste: shows `[Pasted text #N +M lines]` instead of
+    /// the text, misses the first Enter after each paste, records the pasted text.
+    PastePlaceholder,
+    /// On Enter, keeps the text in its input and opens a question above it (records `ASKED`),
+    /// which takes the next Enter as its answer (`DIALOG: 1. Yes`).
+    AsksOnEnter,
+    /// A plain line reader: a shell `read` loop with the terminal's own echo (no TUI): typed
+    /// text shows where the cursor is, Enter moves the cursor to the next line.
+    EchoLines,
 }
 
 /// A fake agent's pane and the file it writes.
@@ -205,75 +225,179 @@ impl Pane {
     }
 }
 
-/// The shell command line of a fake agent. The terminal is non-canonical so a line may be
-/// longer than the 4 kB canonical-mode limit, and carriage returns still arrive as newlines.
+/// The shell command line of a fake agent. The shell one's terminal is non-canonical so a line
+/// may be longer than the 4 kB canonical-mode limit.
 fn script(agent: Agent, out: &Path, ready: &Path) -> String {
-    let path = out;
-    let (out, ready) = (out.display(), ready.display());
-    let read_loop = format!(r#"while IFS= read -r line; do printf '%s\n' "$line" >> {out}; done"#);
-    match agent {
-        Agent::Lines => format!("stty -echo -icanon -isig -ixon; : > {ready}; {read_loop}"),
-        Agent::BracketedLines => format!(
-            r"stty -echo -icanon -isig -ixon; printf '\033[?2004h'; : > {ready}; {read_loop}"
-        ),
-        Agent::Stuck => {
-            format!("stty -icanon -icrnl -echoctl -isig -ixon; : > {ready}; exec cat > {out}")
+    let mode = match agent {
+        Agent::Lines | Agent::Claude => "lines",
+        Agent::BracketedLines => "bracketed",
+        Agent::Stuck => "stuck",
+        Agent::SwallowsFirstEnter => "swallow",
+        Agent::SlowToRedraw => "slow",
+        Agent::SlowClearThenDialog => "claude",
+        Agent::HooksMenu => "hooks",
+        Agent::PastePlaceholder => "placeholder",
+        Agent::AsksOnEnter => "asks",
+        Agent::EchoLines => {
+            let (out, ready) = (out.display(), ready.display());
+            return format!(
+                "stty -icanon -isig -ixon; : > {ready}; \
+                 while IFS= read -r line; do printf '%s\\n' \"$line\" >> {out}; done"
+            );
         }
-        Agent::Claude => {
-            // A script named claude: the kernel names the process after it (comm), as a
-            // real agent CLI is named.
-            let bin = path.with_extension("bin");
-            std::fs::create_dir_all(&bin).expect("create a bin dir");
-            let program = bin.join("claude");
-            let body =
-                format!("#!/bin/sh\nstty -echo -icanon -isig -ixon; : > {ready}; {read_loop}\n");
-            std::fs::write(&program, body).expect("write the fake claude");
-            std::fs::set_permissions(
-                &program,
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .expect("make it executable");
-            format!("exec {}", program.display())
-        }
-        Agent::SwallowsFirstEnter => input_line(&out, &ready, 1, 0.0),
-        Agent::SlowToRedraw => input_line(&out, &ready, 0, 0.06),
-    }
+    };
+    // Claude's is a program named claude (the process's command line names it, as an agent
+    // CLI started through its interpreter).
+    let program = if agent == Agent::Claude {
+        let bin = out.with_extension("bin");
+        std::fs::create_dir_all(&bin).expect("create a bin dir");
+        bin.join("claude")
+    } else {
+        out.with_extension("py")
+    };
+    std::fs::write(&program, FAKE_TUI).expect("write the fake agent");
+    format!(
+        "exec python3 {} {} {} {mode}",
+        program.display(),
+        out.display(),
+        ready.display()
+    )
 }
 
-fn input_line(
-    out: &impl std::fmt::Display,
-    ready: &impl std::fmt::Display,
-    swallow: u8,
-    delay: f64,
-) -> String {
-    let script = INPUT_LINE.replace('\'', "\"");
-    format!("exec python3 -c '{script}' {out} {ready} {swallow} {delay}")
-}
-
-/// A TUI-like input line: raw terminal, typed text echoed after a prompt; Enter (after
-/// `argv[4]` seconds of "work") records the line and clears the input. With `argv[3]` = 1 the
-/// first Enter is ignored, as by a TUI that missed it.
-const INPUT_LINE: &str = r#"
-import os, sys, time, tty
+/// The TUI-like fake agents (see [`Agent`]): `argv` = out file, ready file, mode. The whole
+/// screen is drawn again after each read; the terminal is raw, except that CR arrives as LF
+/// (as through a line discipline) in every mode but `stuck`, which records raw bytes.
+const FAKE_TUI: &str = r#"
+import os, sys, time, tty, termios, unicodedata
+out, ready, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 tty.setraw(0)
-out, ready, swallow, delay = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4])
+if mode != "stuck":
+    attrs = termios.tcgetattr(0)
+    attrs[0] |= termios.ICRNL
+    termios.tcsetattr(0, termios.TCSANOW, attrs)
+START, END = b"\x1b[200~", b"\x1b[201~"
+ENTER = b"\r" if mode == "stuck" else b"\n"
+brackets = mode in ("bracketed", "claude", "placeholder")
+state = {"menu": mode == "hooks", "dialog": False, "enters": 0, "pastes": 0, "shown": None,
+         "swallow": mode == "swallow", "thinking": False, "asked": False}
+buf, raw, transcript = b"", b"", []
+
+def record(data):
+    with open(out, "ab") as f:
+        f.write(data)
+
+def width(c):
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+def wrap(text, w):
+    rows = []
+    for line in text.split("\n"):
+        row, col = "", 0
+        for c in line.replace("\t", "    "):
+            if col + width(c) > w:
+                rows.append(row)
+                row, col = "", 0
+            row, col = row + c, col + width(c)
+        rows.append(row)
+    return rows
+
+def draw():
+    w, h = os.get_terminal_size(1)
+    if state["menu"]:
+        rows = ["  Hooks need review", "", "  › 1. Review hooks", "    2. Continue without hooks",
+                "", "  Press enter to confirm or esc to go back"]
+        screen = "\x1b[H\x1b[2J" + "".join("\x1b[%d;1H%s" % (i + 1, r) for i, r in enumerate(rows))
+        os.write(1, screen.encode())
+        return
+    prompt = "> " if mode in ("claude", "placeholder") else "› "
+    if state["dialog"]:
+        block = [" Do you want to make this edit to README.md?", " ❯ 1. Yes",
+                 "   2. No, and tell Claude what to do differently (esc)"]
+        cursor = None
+    else:
+        text = state["shown"] if state["shown"] is not None else buf.decode("utf-8", "replace")
+        block = wrap(prompt + text, w)
+        cursor = (len(block) - 1, sum(width(c) for c in block[-1]))
+        block += ["─" * w, "  ? for shortcuts"]
+    above = ["fake agent ready", ""]
+    for t in transcript:
+        above += [prompt + t[:60], ""]
+    if state["thinking"]:
+        above += ["✻ Thinking…", ""]
+    if state["asked"]:
+        above += [" Send this message to the whole team?", " ❯ 1. Yes", "   2. No"]
+    above.append("─" * w)
+    rows = (above + block)[-h:]
+    top = len(rows) - len(block)
+    screen = "\x1b[H\x1b[2J" + "".join("\x1b[%d;1H%s" % (i + 1, r) for i, r in enumerate(rows))
+    if cursor is not None:
+        screen += "\x1b[%d;%dH" % (top + cursor[0] + 1, min(cursor[1], w - 1) + 1)
+    os.write(1, screen.encode())
+
+def submit():
+    global buf, raw
+    if mode == "claude":
+        if not buf:
+            return
+        time.sleep(0.33)
+    if mode == "slow":
+        time.sleep(0.06)
+    record((raw if mode == "bracketed" else buf) + b"\n")
+    transcript.append(buf.decode("utf-8", "replace").split("\n")[0])
+    buf, raw, state["shown"] = b"", b"", None
+    if mode == "claude":
+        state["thinking"], state["dialog"] = True, True
+
+def enter():
+    if state["menu"]:
+        record(b"MENU: 1. Review hooks\n")
+        state["menu"] = False
+    elif state["dialog"] or state["asked"]:
+        record(b"DIALOG: 1. Yes\n")
+        state["dialog"] = state["asked"] = False
+    elif mode == "asks":
+        record(b"ASKED\n")
+        state["asked"] = True
+    elif state["swallow"]:
+        state["swallow"] = False
+    else:
+        submit()
+
+if brackets:
+    os.write(1, b"\x1b[?2004h")
+draw()
 open(ready, "w").close()
-os.write(1, b"> ")
-buf, enters = b"", 0
+pending, pasting = b"", False
 while True:
-    b = os.read(0, 1)
-    if b == b"\r":
-        enters += 1
-        if (swallow and enters == 1) or not buf:
-            continue
-        time.sleep(delay)
-        with open(out, "ab") as f:
-            f.write(buf + b"\n")
-        buf = b""
-        os.write(1, b"\r\x1b[2K> ")
+    data = os.read(0, 65536)
+    if not data:
+        break
+    if mode == "stuck":
+        record(data)
+        buf += data.replace(b"\r", b"")
+        draw()
         continue
-    buf += b
-    os.write(1, b)
+    pending += data
+    while pending:
+        if pending.startswith(START):
+            pasting, pending = True, pending[len(START):]
+            raw += START
+        elif pending.startswith(END):
+            pasting, pending = False, pending[len(END):]
+            raw += END
+            if mode == "placeholder":
+                state["pastes"] += 1
+                state["shown"] = "[Pasted text #%d +%d lines]" % (state["pastes"], buf.count(b"\n"))
+                state["swallow"] = True
+        elif pending.startswith(b"\x1b") and (START.startswith(pending) or END.startswith(pending)):
+            break
+        else:
+            b, pending = pending[:1], pending[1:]
+            if b == ENTER and not pasting:
+                enter()
+            elif not state["menu"] and not state["dialog"]:
+                buf, raw = buf + b, raw + b
+    draw()
 "#;
 
 /// Polls `done` until it holds, failing the test after 10 s.

@@ -12,7 +12,7 @@ use crate::server::{Server, stderr, stdout, wait_for};
 const FAKE_AGENT: &str = r#"#!/bin/sh
 out="$1"
 echo $$ > "$out.pid"
-stty -echo -icanon -isig -ixon
+stty -icanon -isig -ixon
 printf 'fake agent ready\n'
 while IFS= read -r line; do printf '%s\n' "$line" >> "$out"; done
 "#;
@@ -964,7 +964,7 @@ fn each_agent_knows_its_name_and_its_pane_whom_it_reports_to() {
 /// ready and records every line (in OUT).
 const DIALOG_AGENT: &str = r#"#!/bin/bash
 out="$1"
-stty -echo -icanon -isig -ixon
+stty -icanon -isig -ixon
 printf '  Hooks need review\n  2 hooks in .codex/hooks.json\n  1. Trust all and continue\n'
 while [ ! -e "$out.answered" ]; do
   if IFS= read -r -t 0.05 line; then printf '%s\n' "$line" >> "$out.during"; fi
