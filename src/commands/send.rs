@@ -208,8 +208,9 @@ fn record(ui: &Ui, target: &str, pane: &Pane, report: &SendReport, bytes: usize)
         return;
     };
     let mut event = Event::now("sent");
+    let why = report.why.map(|w| format!(": {w}")).unwrap_or_default();
     event.detail = format!(
-        "{target} ({} {}): {}, {bytes} bytes, {} enter(s)",
+        "{target} ({} {}): {}, {bytes} bytes, {} enter(s){why}",
         pane.target(),
         pane.id,
         report.delivery,

@@ -136,18 +136,28 @@ fn run_up(ui: &Ui, file: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> 
         ensure_watcher: &ensure_watcher,
     };
     let report = up::run(&team, &tmux, &host, &up::UpOptions::default())?;
-    let problems = report.agents.iter().filter(|a| a.problem.is_some()).count();
+    // A brief typed but not seen submitted is a problem too: the agent may not have it.
+    let unbriefed = |brief: &Option<gate::tmux::Delivery>| brief.is_some_and(|d| !d.as_asked());
+    let problems = report
+        .agents
+        .iter()
+        .filter(|a| a.problem.is_some() || unbriefed(&a.brief))
+        .count();
     if json {
         ui.json(&report)?;
     } else {
         for a in &report.agents {
-            let mark = if a.problem.is_some() {
+            let mark = if a.problem.is_some() || unbriefed(&a.brief) {
                 ui.fail_mark()
             } else {
                 ui.ok_mark()
             };
             let brief = match (&a.brief, &a.problem) {
                 (_, Some(p)) => format!("not briefed: {p}"),
+                (Some(d), None) if unbriefed(&a.brief) => format!(
+                    "brief typed but not delivered ({d}); look at the pane: {}",
+                    ui.code(format!("tmux capture-pane -p -t {}", a.pane))
+                ),
                 (Some(d), None) => format!("brief {d}"),
                 (None, None) => "left as it was".into(),
             };

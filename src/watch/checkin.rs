@@ -8,6 +8,10 @@
 //! 2. type the note and one line of project state into the pane (late ones say how late);
 //! 3. record `checkin-delivered`, then remove the entry (or advance a recurring one).
 //!
+//! A note typed but never seen in the pane's input (no Enter pressed: a menu or dialog had the
+//! pane) is a failed attempt; one seen but still in the input after Enter is escalated at once,
+//! since typing it again would double it there.
+//!
 //! A failed attempt records `checkin-failed` and is retried with backoff
 //! (`agent.checkin_retry`, doubling); after `agent.escalate_after` attempts the orchestrator
 //! is told and `checkin-escalated` records what became of it.
@@ -25,7 +29,7 @@ use crate::events::Event;
 use crate::nudge::one_line;
 use crate::repo::Repo;
 use crate::schedule::{self, Checkin, State, backoff, human, lateness, settled_in};
-use crate::tmux::{Pane, SendReport};
+use crate::tmux::{Delivery, Pane, SendReport};
 
 enum Begin {
     Go(Box<Checkin>),
@@ -75,7 +79,14 @@ pub fn attempt(ctx: &Ctx, id: u64) -> Vec<String> {
             Ok((routed, pane))
         });
     match sent {
-        Ok((Routed::Sent(report), pane)) => delivered(ctx, &c, &pane, report, now),
+        Ok((Routed::Sent(report), pane)) => match report.delivery {
+            Delivery::Delivered | Delivery::Typed => delivered(ctx, &c, &pane, report, now),
+            // No Enter was pressed (a menu or dialog had the pane): a failed attempt, tried
+            // again with backoff, then escalated.
+            Delivery::NotSeen => failed(ctx, &c, &not_delivered(&pane, &report), now),
+            // It sits in the agent's input: typing it again would double it there.
+            Delivery::Unconfirmed => escalate(ctx, &c, &not_delivered(&pane, &report), now),
+        },
         Ok((routed, pane)) => queued(ctx, &c, &pane, &routed, now),
         Err(SendFailure::Stopped) => {
             // Nothing was typed: back to pending, to be attempted by the next watcher.
@@ -93,6 +104,21 @@ pub fn attempt(ctx: &Ctx, id: u64) -> Vec<String> {
         }
         Err(e) => failed(ctx, &c, &e.to_string(), now),
     }
+}
+
+/// Why a typed check-in did not go in, with the pane's last rows, in one line.
+fn not_delivered(pane: &Pane, report: &SendReport) -> String {
+    let why = report
+        .why
+        .map_or_else(|| report.delivery.to_string(), |w| w.to_string());
+    let rows = report.screen.iter().rev().take(3).rev().map(|r| r.trim());
+    let shown: Vec<&str> = rows.collect();
+    format!(
+        "not delivered to {} ({}): {why}; the pane shows: {}",
+        pane.target(),
+        pane.id,
+        shown.join(" | ")
+    )
 }
 
 /// `[gate check-in] (late by 2h 3m) <note> — <state>`, one line.
@@ -226,7 +252,13 @@ fn escalate(ctx: &Ctx, c: &Checkin, error: &str, now: Timestamp) -> Vec<String> 
     ));
     let told = tell(ctx, c.socket.as_deref(), orchestrator, &text);
     let fate = match &told {
-        Ok(report) => format!("told the orchestrator {orchestrator} ({})", report.delivery),
+        Ok(report) if report.delivery.as_asked() => {
+            format!("told the orchestrator {orchestrator} ({})", report.delivery)
+        }
+        Ok(report) => format!(
+            "the orchestrator {orchestrator} could not be told either ({}); given up",
+            report.delivery
+        ),
         Err(SendFailure::Stopped) => {
             let _ = ctx.store().update(|s| match s.get_mut(c.id) {
                 Some(e) => {

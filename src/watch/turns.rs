@@ -22,7 +22,7 @@ use super::{Reporter, stopped};
 use crate::agents::queue::{self, Claim, Enqueued, Note, Queue, kinds};
 use crate::agents::state::{Activity, AgentState, States};
 use crate::events::Event;
-use crate::tmux::{Delivery, Pane, SendReport};
+use crate::tmux::{Pane, SendReport};
 
 /// How often the worker looks at the agents' states and the queue: the delay between a
 /// turn's end and its notes.
@@ -270,7 +270,9 @@ fn send_waiting(ctx: &Ctx, queue: &Queue, agent: &str, state: Option<&AgentState
     }
 }
 
-/// The notes were typed: each is done (at most once, whatever the screen showed after).
+/// The notes were typed: each is done (at most once, whatever the screen showed after). Notes
+/// the screen did not show submitted are not typed again, and whoever the agent reports to is
+/// told, with the notes.
 fn settle(
     ctx: &Ctx,
     queue: &Queue,
@@ -279,28 +281,52 @@ fn settle(
     report: SendReport,
 ) -> Vec<String> {
     let n = claims.len();
+    let delivered = report.delivery.as_asked();
+    let why = report
+        .why
+        .map_or_else(|| report.delivery.to_string(), |w| w.to_string());
+    let notes: Vec<Note> = claims.iter().map(|c| c.note.clone()).collect();
     for claim in claims {
         let id = claim.note.id.clone();
+        let (kind, tail) = if delivered {
+            (kinds::DELIVERED, String::new())
+        } else {
+            (kinds::ESCALATED, format!(" (not delivered: {why})"))
+        };
         log(
             ctx,
-            kinds::DELIVERED,
+            kind,
             &format!(
-                "{id}: to {agent} at its turn end: {}, enters: {}",
+                "{id}: to {agent} at its turn end: {}, enters: {}{tail}",
                 report.delivery, report.enters
             ),
         );
         let _ = claim.delivered();
     }
     let _ = queue.set_handbacks(agent, 0);
-    let tail = if report.delivery == Delivery::Delivered {
-        String::new()
-    } else {
-        " (not confirmed on screen; not typed again)".into()
-    };
-    vec![format!(
-        "{n} queued note(s) to {agent} at its turn end: {}{tail}",
+    let line = format!(
+        "{n} queued note(s) to {agent} at its turn end: {}",
         report.delivery
-    )]
+    );
+    if delivered {
+        return vec![line];
+    }
+    // Escalations are not escalated in turn: a boss whose pane takes nothing would loop.
+    let notes: Vec<Note> = notes
+        .into_iter()
+        .filter(|n| n.kind != "escalation")
+        .collect();
+    if notes.is_empty() {
+        return vec![format!("{line} (not typed again)")];
+    }
+    let text = format!(
+        "[gate] {} note(s) for {agent} were typed into its pane but not delivered ({why}); \
+         not typed again: {}",
+        notes.len(),
+        queue::combined(&notes)
+    );
+    let told = tell_boss(ctx, queue, agent, "undelivered", &notes[0].id, &text);
+    vec![format!("{line} (not typed again)"), told]
 }
 
 /// Queues `text` for whoever `agent` reports to (its PM, else the orchestrator); says so.
