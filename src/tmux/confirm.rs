@@ -20,9 +20,10 @@ pub struct Screen {
 
 /// How many characters of the message's end must still be visible.
 const TAIL_CHARS: usize = 20;
-/// How many of the last rows holding text are searched: an input box is usually followed by
-/// a border (no text) and a line of hints; a shell that ran the message shows it higher up.
-const LAST_TEXT_ROWS: usize = 2;
+/// How many of the last rows holding text are searched: an input box is followed by a border
+/// (no text) and one or two rows of hints and status (Codex 0.171: its model line and a
+/// warnings line); a shell shows the command it ran above its output and the next prompt.
+const LAST_TEXT_ROWS: usize = 3;
 
 impl Screen {
     /// Parses `capture-pane -p` output followed by one `cursor_x,cursor_y` line.
@@ -192,8 +193,10 @@ mod tests {
 
     #[test]
     fn a_shell_that_ran_it_has_moved_on() {
-        let s = screen("$ echo hello there\nhello there\n$ \n", (2, 2));
-        assert!(!in_input(&s, "echo hello there"));
+        // Two rows of output, then the prompt: the command is out of the input area. (One
+        // row of output or none is not told from an input with two status rows below it.)
+        let s = screen("$ echo hello; echo there\nhello\nthere\n$ \n", (2, 3));
+        assert!(!in_input(&s, "echo hello; echo there"));
         let s = screen("$ echo hello there\n", (18, 0));
         assert!(in_input(&s, "echo hello there"), "still at the prompt");
     }
@@ -242,6 +245,19 @@ mod tests {
             (2, 4),
         );
         assert!(!in_input(&s, msg));
+    }
+
+    #[test]
+    fn codex_input_above_its_status_rows() {
+        // Codex 0.171 as measured: the input, then its model line and a warnings line.
+        let s = screen(
+            "  >_ OpenAI Codex (v0.171.0)\n\n\
+             › hello from gate\n\n\
+             \x20 gpt-5.1-codex default · /tmp/work\n\
+             \x20                                  ⚠ 1 warning · f2 to view\n",
+            (17, 2),
+        );
+        assert!(in_input(&s, "hello from gate"));
     }
 
     #[test]

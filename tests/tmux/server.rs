@@ -345,8 +345,10 @@ def submit():
     record((raw if mode == "bracketed" else buf) + b"\n")
     transcript.append(buf.decode("utf-8", "replace").split("\n")[0])
     buf, raw, state["shown"] = b"", b"", None
+    # A status row below the submitted message, as the real CLIs show (Codex: Working).
+    state["thinking"] = True
     if mode == "claude":
-        state["thinking"], state["dialog"] = True, True
+        state["dialog"] = True
 
 def enter():
     if state["menu"]:
