@@ -83,9 +83,11 @@ impl Sandbox {
     }
 
     /// A tmux session `agent` whose pane records every line it receives, working in the repo.
+    /// The terminal echoes what is typed, as an agent's input box shows it: `gate send` presses
+    /// Enter only once it sees the text there.
     pub fn start_agent(&self) -> anyhow::Result<()> {
         let script = format!(
-            "stty -echo 2>/dev/null; printf 'fake agent ready\\n'; while IFS= read -r line; do printf '%s\\n' \"$line\" >> '{}'; printf 'received: %s\\n' \"$line\"; done",
+            "printf 'fake agent ready\\n'; while IFS= read -r line; do printf '%s\\n' \"$line\" >> '{}'; done",
             self.received.display()
         );
         let out = self.tmux(&[
@@ -127,13 +129,14 @@ impl Sandbox {
     }
 
     /// A fake agent CLI for the team (`fake-agent OUT`): says it is ready, then appends every
-    /// line it receives to OUT and echoes it, as a pane a person watches would show it.
+    /// line it receives to OUT; the terminal's echo shows it, as an input box would (`gate send`
+    /// presses Enter only once it sees the text).
     pub fn fake_agent(&self) -> anyhow::Result<PathBuf> {
         let path = self.dir.join("fake-agent");
         std::fs::write(
             &path,
-            "#!/bin/sh\nstty -echo 2>/dev/null\nprintf 'fake agent ready\\n'\n\
-             while IFS= read -r line; do printf '%s\\n' \"$line\" >> \"$1\"; printf 'received: %s\\n' \"$line\"; done\n",
+            "#!/bin/sh\nprintf 'fake agent ready\\n'\n\
+             while IFS= read -r line; do printf '%s\\n' \"$line\" >> \"$1\"; done\n",
         )?;
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         Ok(path)
