@@ -9,9 +9,12 @@
 //! (without that, Claude Code 2.1 opens on "Detected a custom API key ... Do you want to use
 //! this API key?" with "No (recommended)" selected).
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::mock_model::{MockModel, Reply};
+use crate::project::wait;
 use crate::real_cli::{self, RealAgent, TURN, home, hooked_project};
 use crate::server::Server;
 
@@ -69,6 +72,11 @@ fn claude_code_runs_gates_hooks_and_guard() {
     };
 
     // (a) + (b): held at the model, the turn is running: the state file says so.
+    // At start, the CLI's SessionStart hook: idle, ready for a message.
+    let started = agent.wait_activity("idle");
+    assert_eq!(started["event"], "SessionStart", "{started}");
+    assert_eq!(started["detail"], "startup", "{started}");
+
     agent.mock.hold();
     agent.send_delivered("hello from gate");
     let working = agent.wait_activity("working");
@@ -88,7 +96,8 @@ fn claude_code_runs_gates_hooks_and_guard() {
     assert_eq!(
         agent.transitions(),
         [
-            "unknown -> working (claude UserPromptSubmit)",
+            "unknown -> idle (claude SessionStart)",
+            "idle -> working (claude UserPromptSubmit)",
             "working -> idle (claude Stop)"
         ]
     );
@@ -136,6 +145,11 @@ fn claude_code_runs_gates_hooks_and_guard() {
     let failed = agent.wait_activity("failed");
     assert_eq!(failed["event"], "StopFailure", "{failed}");
     assert_eq!(failed["detail"], "rate_limit", "{failed}");
+    // The hook records the stop, then schedules the check-in: wait for the second.
+    wait("the resume check-in", Duration::from_secs(5), || {
+        !agent.project.events("resume-scheduled").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
     let resume = agent.project.events("resume-scheduled");
     assert_eq!(resume.len(), 1, "{resume:?}");
 

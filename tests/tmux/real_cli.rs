@@ -100,7 +100,18 @@ impl<'s> RealAgent<'s> {
         ready: impl Fn(&str) -> bool,
     ) -> RealAgent<'s> {
         let server = project.server;
-        let pane = start_pane(server, &project.root, program, args, vars);
+        let go = server.dir().join("go");
+        let pane = start_pane(server, &project.root, &go, program, args, vars);
+        // Marked before the CLI starts, as `gate team up` does: its first hook (SessionStart)
+        // already speaks for the agent, not for a bare pane id.
+        server.mark(
+            &Pane {
+                id: pane.clone(),
+                out: server.dir().join("unused"),
+            },
+            name,
+        );
+        std::fs::write(&go, "").unwrap();
         let agent = RealAgent {
             server,
             project,
@@ -111,13 +122,6 @@ impl<'s> RealAgent<'s> {
         wait(&format!("{name} to show its input"), START, || {
             ready(&agent.screen())
         });
-        server.mark(
-            &Pane {
-                id: agent.pane.clone(),
-                out: server.dir().join("unused"),
-            },
-            name,
-        );
         agent
     }
 
@@ -267,12 +271,13 @@ pub fn newest_user_text(request: &Value) -> String {
     texts.join("\n")
 }
 
-/// A new session `agent`'s pane in `root` running `program args` under `env -i` with the
-/// basic variables and `vars`; returns its id. PATH is set in the command line: tmux replaces
+/// A new session `agent`'s pane in `root` that waits (at most 20 s) for the file `go`, then
+/// runs `program args` under `env -i` with the basic variables and `vars`; returns its id. PATH is set in the command line: tmux replaces
 /// a new pane's PATH with its client's.
 fn start_pane(
     server: &Server,
     root: &Path,
+    go: &Path,
     program: &Path,
     args: &[&str],
     vars: &[(&str, String)],
@@ -299,8 +304,10 @@ fn start_pane(
     let quote = |s: &str| shlex::try_quote(s).expect("no NUL").into_owned();
     // The pane's own TERM and TMUX/TMUX_PANE (the hooks find the pane's mark by them) pass
     // through `env -i`, expanded by the pane's shell.
-    let mut command =
-        String::from(r#"exec env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE""#);
+    let go = quote(&go.to_string_lossy());
+    let mut command = format!(
+        r#"n=0; while [ ! -e {go} ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; exec env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE""#
+    );
     for (k, v) in &assigned {
         command.push_str(&format!(" {k}={}", quote(v)));
     }

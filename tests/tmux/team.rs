@@ -127,7 +127,13 @@ impl<'s> Team<'s> {
 
     fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.gate(args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
     }
 
@@ -1015,6 +1021,14 @@ fn a_first_run_dialog_on_screen_is_never_typed_into_and_the_next_up_briefs_the_a
     );
     // The person answers it; the next up briefs the agent, once.
     std::fs::write(team.out("cody").with_extension("out.answered"), "").unwrap();
+    wait_for(
+        || {
+            server
+                .tmux(&["capture-pane", "-p", "-t", "=shop:cody"])
+                .contains("fake agent ready")
+        },
+        "cody's dialog to close",
+    );
     let again = team.up();
     assert_eq!(agent(&again, "cody")["window"], "unbriefed", "{again:#}");
     assert_eq!(agent(&again, "cody")["brief"], "delivered", "{again:#}");
