@@ -178,6 +178,10 @@ fn a_checkin_due_mid_turn_waits_for_the_turn_to_end() {
         lines[1].starts_with("[gate check-in] Report progress — branch main"),
         "{lines:?}"
     );
+    // The line reaches the fake before gate send returns and the event is logged.
+    wait("the note-delivered event", LONG, || {
+        !project.events("note-delivered").is_empty()
+    });
     assert_eq!(project.events("note-delivered").len(), 1);
     // The check-in was settled when it was queued: never sent twice.
     agent.end_turn();
