@@ -20,9 +20,11 @@ export TMUX_TMPDIR="$work" XDG_RUNTIME_DIR="$work" GATE_TMUX_SOCKET=bench NO_COL
 tmux() { command tmux -L bench -f /dev/null "$@"; }
 trap 'tmux kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The fake agent: no echo (the screen stays blank, as after a TUI submits), every line to a file.
+# The fake agent: the terminal echoes what is typed (gate send presses Enter only once it sees
+# the text), and each line read clears the screen, as a TUI clears its input on submit (else the
+# previous, identical message would still be on show). Every line goes to a file.
 tmux new-session -d -s agent -x 160 -y 40 \
-  "stty -echo -icanon -isig; while IFS= read -r line; do printf '%s\n' \"\$line\" >> $work/out; done"
+  "stty -icanon -isig; while IFS= read -r line; do printf '%s\n' \"\$line\" >> $work/out; printf '\033[H\033[2J'; done"
 sleep 0.3
 cd "$work" # not a git repository: no event log write
 

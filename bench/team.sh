@@ -15,10 +15,11 @@ export TMUX_TMPDIR="$work" XDG_RUNTIME_DIR="$work" GATE_TMUX_SOCKET=bench HOME="
 mkdir -p "$HOME"
 trap 'cd "$work/repo" 2>/dev/null && "$gate" watch --stop >/dev/null 2>&1; command tmux -L bench kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The fake agent: says it is ready, then records every line it receives.
+# The fake agent: says it is ready, then records every line it receives. The terminal echoes
+# what is typed: gate send presses Enter only once it sees the text.
 cat > "$work/fake-agent" <<'SH'
 #!/bin/sh
-stty -echo -icanon -isig -ixon
+stty -icanon -isig -ixon
 printf 'fake agent ready\n'
 while IFS= read -r line; do printf '%s\n' "$line" >> "$1"; done
 SH
