@@ -149,7 +149,7 @@ const SHOWN_ROWS: usize = 15;
 /// How often (at most) the screen is looked at while waiting.
 const POLL: Duration = Duration::from_millis(20);
 /// The first look's delay: a TUI usually redraws within milliseconds.
-const FIRST_POLL: Duration = Duration::from_millis(4);
+const FIRST_POLL: Duration = Duration::from_millis(1);
 
 impl Tmux {
     /// Types `message` into `pane` and (unless `options.enter` is false) submits it, holding
