@@ -288,10 +288,14 @@ impl Tour<'_> {
     }
 
     /// Shows what the fake agent received after its first `since` lines.
-    fn agent_received(&self, arrived: bool, what: &str, since: usize) -> std::io::Result<()> {
-        if !arrived {
-            return self.say(&format!("({what} did not arrive in the agent's pane)"));
-        }
+    /// Shows what the agent's pane received since line `since`; a delivery that did not arrive
+    /// stops the demo (it is the moment the tour exists to show), with the watcher's log.
+    fn agent_received(&self, arrived: bool, what: &str, since: usize) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            arrived,
+            "{what} did not arrive in the agent's pane (`gate send` presses Enter only once it \
+             sees the text in the pane's input; the watcher's log says what it tried)"
+        );
         self.say(&format!("The agent's pane received {what}:"))?;
         for line in self.sb.agent_lines().iter().skip(since) {
             self.ui.line(format!("   ▶ {line}"))?;
