@@ -116,7 +116,9 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         (None, true) => config.main_branch(),
         (None, false) => {
             return Err(Refused(format!(
-                "no trunk to land on: none of the protected branches ({}) exists, and gate finish                  never creates one. Create it where it should start (git branch {} <commit>), or                  only tag with gate finish --no-merge (nothing was changed)",
+                "no trunk to land on: none of the protected branches ({}) exists, and gate finish \
+                 never creates one. Create it where it should start (git branch {} <commit>), or \
+                 only tag with gate finish --no-merge (nothing was changed)",
                 config.branches.protected.join(", "),
                 config.main_branch()
             ))
@@ -146,7 +148,8 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
                 .unwrap_or(false))
     {
         return Err(Refused(format!(
-            "{branch} at {} was already finished: tagged {} and landed on {main}; nothing to do              (commit more work on {branch} to finish it again; nothing was changed)",
+            "{branch} at {} was already finished: tagged {} and landed on {main}; nothing to do \
+             (commit more work on {branch} to finish it again; nothing was changed)",
             short_id(&landing.tip),
             landing.tag
         ))
@@ -154,9 +157,24 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     // Main checked out in another worktree (an engineer finishing from its own): main moves
     // there, by git's fast-forward, which keeps that checkout in step and its changes safe.
-    let trunk_checkout = (!args.no_merge)
-        .then(|| repo.checked_out_elsewhere(main))
-        .flatten();
+    let mut holders = match args.no_merge {
+        true => Vec::new(),
+        false => repo.checked_out_elsewhere(main),
+    };
+    // git's fast-forward moves one checkout: every other one would be left describing the old
+    // commit (its index then shows the feature reverted, staged).
+    if holders.len() > 1 {
+        let dirs: Vec<String> = holders.iter().map(|d| d.display().to_string()).collect();
+        return Err(Refused(format!(
+            "{main} is checked out in {} worktrees ({}), and gate finish can keep only one of \
+             them in step: switch the others off {main} (git -C <dir> switch --detach), then \
+             gate finish again (nothing was changed)",
+            dirs.len(),
+            dirs.join(", ")
+        ))
+        .into());
+    }
+    let trunk_checkout = holders.pop();
     let identity = match repo.user_identity() {
         Ok(id) => id,
         Err(e) => return Ok(usage(ui, e)),

@@ -37,14 +37,8 @@ where
     S: AsRef<OsStr>,
 {
     use std::io::Write;
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(root)
-        .args(args)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .envs(env.iter().copied())
+    let mut cmd = command(root, args);
+    cmd.envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -61,6 +55,22 @@ where
         return Err(CliError::Spawn(e));
     }
     child.wait_with_output().map_err(CliError::Spawn)
+}
+
+/// `git -C root <args>` with gate's environment: no optional locks, no prompts, C locale.
+fn command<I, S>(root: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(root)
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C");
+    cmd
 }
 
 /// Like [`git`], but a non-zero exit is an error carrying git's message.
@@ -88,4 +98,35 @@ where
 pub fn is_ignored(root: &Path, path: &str) -> bool {
     git(root, ["check-ignore", "-q", "--no-index", "--", path], None)
         .is_ok_and(|o| o.status.success())
+}
+
+/// What tells git which repository, index and objects to use, besides `-C`: set by git for
+/// the hooks it runs (a hook that runs gate passes them on) or by a user's shell.
+const LOCATION_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_GRAFT_FILE",
+];
+
+/// [`git`] in another worktree (`root`), whatever gate's own environment says: with
+/// `GIT_DIR` or `GIT_INDEX_FILE` inherited, `git -C root` would work on the repository and
+/// index they name instead (gate finish once fast-forwarded the feature branch that way).
+pub fn git_elsewhere<I, S>(root: &Path, args: I) -> Result<Output, CliError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = command(root, args);
+    cmd.stdin(Stdio::null());
+    for var in LOCATION_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.output().map_err(CliError::Spawn)
 }

@@ -212,9 +212,11 @@ impl Repo {
         }
     }
 
-    /// The working tree of another worktree whose HEAD is on `branch` (born or not). Moving
-    /// such a branch would leave that worktree's index and files describing the old commit.
-    pub fn checked_out_elsewhere(&self, branch: &str) -> Option<PathBuf> {
+    /// The working trees of the other worktrees that hold `branch`: HEAD on it (born or not),
+    /// or a rebase or bisect of it under way there (HEAD detached meanwhile; git counts the
+    /// branch as checked out there, and that operation ends by moving it back). Moving such a
+    /// branch would leave that worktree's index and files describing the old commit.
+    pub fn checked_out_elsewhere(&self, branch: &str) -> Vec<PathBuf> {
         let refname = format!("refs/heads/{branch}");
         let mut others = Vec::new();
         if self.git.is_worktree()
@@ -232,12 +234,22 @@ impl Repo {
                 }
             }
         }
-        others.into_iter().find_map(|repo| {
-            let dir: PathBuf = repo.workdir()?.components().collect();
-            let head = repo.find_reference("HEAD").ok()?;
-            (dir != self.root && head.symbolic_target().ok().flatten() == Some(refname.as_str()))
-                .then_some(dir)
-        })
+        let read = |repo: &Repository, file: &str| {
+            std::fs::read_to_string(repo.path().join(file)).map(|s| s.trim().to_owned())
+        };
+        others
+            .into_iter()
+            .filter_map(|repo| {
+                let dir: PathBuf = repo.workdir()?.components().collect();
+                let head = repo.find_reference("HEAD").ok()?;
+                let holds = head.symbolic_target().ok().flatten() == Some(refname.as_str())
+                    || ["rebase-merge/head-name", "rebase-apply/head-name"]
+                        .iter()
+                        .any(|f| read(&repo, f).is_ok_and(|n| n == refname))
+                    || read(&repo, "BISECT_START").is_ok_and(|n| n == branch || n == refname);
+                (dir != self.root && holds).then_some(dir)
+            })
+            .collect()
     }
 
     /// Tags the feature tip and, unless `--no-merge`, lands it on main and switches there.
@@ -352,6 +364,17 @@ impl Repo {
             dir: dir.to_owned(),
             why,
         };
+        // Mid-rebase or mid-bisect of main there, HEAD is detached: git would move that HEAD,
+        // and the operation would end by moving main back (or fail to).
+        if let Ok(there) = Repo::discover(dir)
+            && there.operation().in_progress()
+        {
+            return Err(refuse(format!(
+                "a {} is in progress there; finish or abort it first (`git -C {} status` says how)",
+                there.operation().name(),
+                dir.display()
+            )));
+        }
         if self.branch_oid(main)? != Some(from) {
             return Err(FinishError::Moved {
                 branch: main.into(),
@@ -359,7 +382,7 @@ impl Repo {
             });
         }
         let target_text = target.to_string();
-        let out = super::cli::git(
+        let out = super::cli::git_elsewhere(
             dir,
             [
                 "-c",
@@ -370,7 +393,6 @@ impl Repo {
                 "--quiet",
                 &target_text,
             ],
-            None,
         )
         .map_err(|e| refuse(e.to_string()))?;
         if !out.status.success() {
@@ -473,7 +495,8 @@ impl Repo {
             };
             match self.git.tag(&name, &object, &id.committer, message, false) {
                 Ok(tag_id) => return Ok((name, tag_id)),
-                Err(e) if e.code() == ErrorCode::Exists => continue,
+                // Directory: a tag `<name>/...` exists, so `<name>` cannot.
+                Err(e) if matches!(e.code(), ErrorCode::Exists | ErrorCode::Directory) => continue,
                 Err(e) => return Err(git(format!("create tag {name}"))(e).into()),
             }
         }

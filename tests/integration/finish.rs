@@ -330,7 +330,8 @@ fn with_no_trunk_finish_refuses_and_never_creates_one() {
         &stderr(&out),
         &[
             "no trunk to land on",
-            "never creates one",
+            "exists, and gate finish never creates one. Create it",
+            "<commit>), or only tag",
             "gate finish --no-merge",
         ],
     );
@@ -377,7 +378,11 @@ fn a_second_finish_of_a_landed_tip_is_refused_clearly() {
     assert_exit(&out, 1);
     assert_contains(
         &stderr(&out),
-        &["already finished", &tags, "landed on main"],
+        &[
+            "already finished",
+            &tags,
+            "landed on main; nothing to do (commit more work",
+        ],
     );
     assert_eq!(env.git(&["tag", "-l"]), tags, "no -2 tag for the same tip");
     assert_eq!(rev(&env, "main"), main);
@@ -569,4 +574,128 @@ fn an_ignored_file_in_the_way_keeps_head_on_the_branch_and_says_so() {
     assert_eq!(env.read("out/data.txt"), "my ignored local data\n");
     assert_eq!(env.git(&["status", "--porcelain"]), "");
     assert_eq!(rev(&env, "main^2"), tip);
+}
+
+/// A commit on main in the worktree `wt` (hooks off), touching `path`.
+fn commit_on(env: &TestEnv, wt: &Path, path: &str, text: &str) {
+    std::fs::write(wt.join(path), text).unwrap();
+    git_in(env, wt, &["add", path]);
+    git_in(env, wt, &["commit", "-q", "-m", &format!("{path}: {text}")]);
+}
+
+/// Regression: run with GIT_DIR, GIT_WORK_TREE and GIT_INDEX_FILE naming this worktree (as
+/// git sets them for a hook that runs gate), `git merge --ff-only` "in" the trunk's checkout
+/// merged into this one instead: the feature branch was fast-forwarded to gate's merge commit,
+/// then the finish was refused with "nothing landed".
+#[test]
+fn landing_in_the_trunks_checkout_ignores_git_dir_and_index_from_the_environment() {
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    commit_on(&env, &wt, "CHANGELOG.md", "main moved on\n");
+    let tip = rev(&env, "HEAD");
+    let git_dir = env.path(".git");
+    let index = env.path(".git/index");
+    let out = env.gate_with(
+        &["finish", "--json"],
+        &[
+            ("GIT_DIR", git_dir.to_str().unwrap()),
+            ("GIT_WORK_TREE", env.root.to_str().unwrap()),
+            ("GIT_INDEX_FILE", index.to_str().unwrap()),
+        ],
+    );
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["merge"], "merge-commit", "{report:#}");
+    assert_eq!(rev(&env, BRANCH), tip, "the feature branch never moves");
+    assert_eq!(env.branch(), BRANCH);
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    assert_eq!(rev(&env, "main"), report["main_commit"].as_str().unwrap());
+    assert_eq!(git_in(&env, &wt, &["status", "--porcelain"]), "");
+    assert!(wt.join("specs/001-user-auth/tasks.md").exists());
+}
+
+/// Regression: main being rebased in its checkout (HEAD detached there meanwhile) counted as
+/// checked out nowhere: gate moved main under the rebase and switched this worktree to main,
+/// and the rebase could then not finish ("cannot lock ref 'refs/heads/main'").
+#[test]
+fn refused_while_main_is_being_rebased_in_its_checkout() {
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    git_in(&env, &wt, &["branch", "side"]);
+    commit_on(&env, &wt, "CHANGELOG.md", "on main\n");
+    git_in(&env, &wt, &["switch", "-q", "side"]);
+    commit_on(&env, &wt, "CHANGELOG.md", "on side\n");
+    git_in(&env, &wt, &["switch", "-q", "main"]);
+    let rebase = env.git_output_at(&wt, &["rebase", "side"]);
+    assert!(!rebase.status.success(), "the rebase stops on its conflict");
+    let (main, before) = (rev(&env, "main"), snapshot(&env));
+
+    let out = env.gate(&["finish"]);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(
+        &stderr(&out),
+        &["a rebase is in progress", "wt", "nothing landed"],
+    );
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(
+        snapshot(&env),
+        before,
+        "no tag; HEAD, index and files here as they were"
+    );
+    // The person's rebase still ends normally.
+    std::fs::write(wt.join("CHANGELOG.md"), "resolved\n").unwrap();
+    git_in(&env, &wt, &["add", "CHANGELOG.md"]);
+    let cont = env.git_output_at(&wt, &["-c", "core.editor=true", "rebase", "--continue"]);
+    assert!(
+        cont.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cont.stderr)
+    );
+    assert_eq!(
+        git_in(&env, &wt, &["symbolic-ref", "HEAD"]),
+        "refs/heads/main"
+    );
+}
+
+/// Regression: with main checked out in two other worktrees (`git worktree add -f`), gate
+/// moved it in one and left the other's index on the old commit: there the feature showed as
+/// reverted and staged, one `git commit` away from undoing it.
+#[test]
+fn refused_when_main_is_checked_out_in_two_other_worktrees() {
+    let env = finished(TestEnv::new());
+    let (a, b) = (env.base_dir().join("a"), env.base_dir().join("b"));
+    env.git(&["worktree", "add", "-q", a.to_str().unwrap(), "main"]);
+    env.git(&["worktree", "add", "-q", "-f", b.to_str().unwrap(), "main"]);
+    let (main, before) = (rev(&env, "main"), snapshot(&env));
+
+    let out = env.gate(&["finish"]);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(
+        &stderr(&out),
+        &[
+            "main is checked out in 2 worktrees",
+            "switch --detach",
+            "nothing was changed",
+        ],
+    );
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(snapshot(&env), before);
+    for wt in [&a, &b] {
+        assert_eq!(git_in(&env, wt, &["status", "--porcelain"]), "");
+    }
+}
+
+/// Regression: a tag `<name>/...` (git then cannot make `<name>`) failed the finish with a
+/// git error (exit 3); it is taken like an existing tag: the next suffix.
+#[test]
+fn a_tag_folder_of_the_same_name_gets_the_next_suffix() {
+    let env = finished(TestEnv::new());
+    let name = format!("stable-001-user-auth-{}", today());
+    env.git(&["tag", &format!("{name}/old"), "main"]);
+    let out = env.gate(&["finish", "--json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tag"], format!("{name}-2"), "{report:#}");
 }
