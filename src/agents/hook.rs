@@ -4,9 +4,11 @@
 //! usage-limit stop, a check-in to resume is scheduled once.
 //!
 //! A hook must never get in the agent's way: every failure here is reported on stderr by the
-//! caller and the hook still exits 0, and nothing waits on anything slower than one tmux call.
+//! caller and the hook still exits 0, and nothing waits on anything slower than one tmux call,
+//! itself bounded ([`TMUX_TIMEOUT`]).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -47,6 +49,11 @@ impl HookEnv {
         Some(PathBuf::from(socket))
     }
 }
+
+/// The bound on each tmux call a hook makes. A healthy server answers in milliseconds; one
+/// that is wedged (stopped, or its socket held by something that never answers) would
+/// otherwise hold every turn of the agent for tmux's default 10 s.
+const TMUX_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// What the hook prints on stdout, if anything (the CLI reads it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -149,7 +156,7 @@ pub fn whereabouts(cli: Cli, env: &HookEnv) -> Whereabouts {
 }
 
 fn pane_mark(socket: &Path, pane: &str) -> Option<String> {
-    let tmux = Tmux::new(Socket::Path(socket.to_owned()));
+    let tmux = Tmux::new(Socket::Path(socket.to_owned())).with_timeout(TMUX_TIMEOUT);
     let format = format!("#{{{}}}", crate::tmux::MARK_OPTION);
     let out = tmux
         .run(&["display-message", "-p", "-t", pane, &format])
@@ -195,7 +202,7 @@ fn schedule_resume(
     {
         return;
     }
-    let tmux = Tmux::new(Socket::Path(socket.clone()));
+    let tmux = Tmux::new(Socket::Path(socket.clone())).with_timeout(TMUX_TIMEOUT);
     let pid = tmux
         .run(&["display-message", "-p", "-t", pane, "#{pane_pid}"])
         .ok()

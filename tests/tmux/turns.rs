@@ -305,6 +305,38 @@ fn the_hook_never_gets_in_the_way() {
     );
 }
 
+/// Regression: a hook whose `TMUX` names a server that takes the connection and never answers
+/// (a wedged or stopped tmux) waited out tmux's default 10 s for the pane's mark, at every turn
+/// of the agent. Measured before the fix: 10.0 s. Now the lookup gives up within a second and
+/// the agent is recorded by its pane id.
+#[test]
+fn a_hook_under_a_tmux_server_that_never_answers_returns_within_seconds() {
+    let server = Server::new();
+    let project = Project::new(&server, FAST);
+    let socket = server.dir().join("wedged.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        // Every connection is held open, unanswered, until the test ends.
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut cmd = project.gate(&["agent-hook", "claude", "user-prompt-submit"]);
+    cmd.env("TMUX", format!("{},1,0", socket.display()))
+        .env("TMUX_PANE", "%7")
+        .env_remove("GATE_AGENT")
+        .stdin(std::process::Stdio::null());
+    let start = std::time::Instant::now();
+    let out = cmd.output().unwrap();
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(3), "the hook took {took:?}");
+    let state = project.state().join("agents/%257.json");
+    let text = std::fs::read_to_string(&state).unwrap_or_default();
+    assert!(text.contains("\"working\""), "{}: {text}", state.display());
+}
+
 /// Runs `gate agent-hook CLI EVENT` as the CLI would inside `pane` (its `TMUX`, `TMUX_PANE`),
 /// with `payload` on stdin; returns its stdout.
 fn hook_in_pane(
