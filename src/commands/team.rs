@@ -269,15 +269,7 @@ fn run_down(ui: &Ui, file: Option<&Path>, remove: bool, json: bool) -> anyhow::R
         return Ok(ExitCode::SUCCESS);
     }
     for p in &report.preserved {
-        let what = match &p.outcome {
-            gate::snapshot::Outcome::Committed { commit, branch, .. } => {
-                format!("committed {} on {branch}", &commit[..commit.len().min(8)])
-            }
-            gate::snapshot::Outcome::Shadowed {
-                commit, refname, ..
-            } => format!("snapshot {} ({refname})", &commit[..commit.len().min(8)]),
-            _ => "nothing uncommitted".into(),
-        };
+        let what = preserved(&p.outcome);
         ui.line(format!("{} {}: {what}", ui.ok_mark(), p.root.display()))?;
     }
     ui.line(if report.stopped {
@@ -289,6 +281,14 @@ fn run_down(ui: &Ui, file: Option<&Path>, remove: bool, json: bool) -> anyhow::R
     } else {
         format!("session {} was not running", report.session)
     })?;
+    for p in &report.preserved_after_stop {
+        let what = preserved(&p.outcome);
+        ui.line(format!(
+            "{} {}: {what} (written as its agent stopped)",
+            ui.ok_mark(),
+            p.root.display()
+        ))?;
+    }
     for r in &report.worktrees {
         match &r.kept_because {
             None => ui.line(format!(
@@ -300,4 +300,17 @@ fn run_down(ui: &Ui, file: Option<&Path>, remove: bool, json: bool) -> anyhow::R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one preserve pass did in a worktree, in a few words.
+fn preserved(outcome: &gate::snapshot::Outcome) -> String {
+    match outcome {
+        gate::snapshot::Outcome::Committed { commit, branch, .. } => {
+            format!("committed {} on {branch}", &commit[..commit.len().min(8)])
+        }
+        gate::snapshot::Outcome::Shadowed {
+            commit, refname, ..
+        } => format!("snapshot {} ({refname})", &commit[..commit.len().min(8)]),
+        _ => "nothing uncommitted".into(),
+    }
 }

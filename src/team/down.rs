@@ -38,6 +38,10 @@ pub struct DownReport {
     pub preserved: Vec<Preserved>,
     /// Whether a session was there to stop.
     pub stopped: bool,
+    /// The second pass, once the agents' programs have exited: what they wrote on their way
+    /// out (a CLI saving its session, an agent's last edit after SIGHUP). Only worktrees where
+    /// it preserved something are listed.
+    pub preserved_after_stop: Vec<Preserved>,
     pub worktrees: Vec<Removal>,
 }
 
@@ -57,7 +61,8 @@ fn roots(team: &Team) -> Vec<(PathBuf, bool, Option<String>, PathBuf)> {
     out
 }
 
-/// Preserves every worktree's work, then kills the team's session.
+/// Preserves every worktree's work, kills the team's session, waits for the agents' programs
+/// to exit, and preserves again.
 pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownReport, TeamError> {
     let roots = roots(team);
     let mut preserved = Vec::new();
@@ -67,7 +72,23 @@ pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownRepor
             outcome: preserve(root)?,
         });
     }
+    let pids: Vec<u32> = panes::list(tmux, &team.session)?
+        .iter()
+        .filter(|p| !p.dead)
+        .map(|p| p.pid)
+        .collect();
     let stopped = panes::kill_session(tmux, &team.session)?;
+    wait_exited(&pids, EXIT_WAIT);
+    let mut preserved_after_stop = Vec::new();
+    for (root, ..) in &roots {
+        let outcome = preserve(root)?;
+        if !matches!(outcome, Outcome::Unchanged { .. }) {
+            preserved_after_stop.push(Preserved {
+                root: root.clone(),
+                outcome,
+            });
+        }
+    }
     let mut removals = Vec::new();
     if remove_worktrees {
         for (root, linked, branch, main) in &roots {
@@ -80,8 +101,23 @@ pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownRepor
         session: team.session.clone(),
         preserved,
         stopped,
+        preserved_after_stop,
         worktrees: removals,
     })
+}
+
+/// How long `down` waits for the agents' programs to exit after the session is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits (at most `limit`) until none of `pids` is alive: a program that handles SIGHUP may
+/// still be writing into its worktree.
+fn wait_exited(pids: &[u32], limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while pids.iter().any(|&p| crate::agents::queue::alive(p))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 /// One snapshot of `root` by the usual rules; retried while another snapshot of it (the

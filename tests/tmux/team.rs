@@ -324,6 +324,63 @@ fn team_down_preserves_uncommitted_work_and_leaves_no_process() {
     );
 }
 
+/// An agent that writes on its way out (SIGHUP, or its terminal's end of file, from `down`),
+/// 300 ms later, as a CLI saving its session or finishing an edit would.
+const LAST_WORDS_AGENT: &str = r#"#!/bin/sh
+last_words() { sleep 0.3; printf 'written after SIGHUP\n' > last-words.txt; exit 0; }
+trap last_words HUP
+printf 'fake agent ready\n'
+while IFS= read -r line; do printf '%s\n' "$line" >> "$1"; done
+last_words
+"#;
+
+#[test]
+fn down_preserves_what_an_agent_writes_as_it_stops() {
+    let server = Server::new();
+    let team = Team::new(&server);
+    let program = server.dir().join("last-words-agent");
+    std::fs::write(&program, LAST_WORDS_AGENT).unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        team.root.join("team.toml"),
+        format!(
+            "session = \"shop\"\n\
+             [[agent]]\nname = \"pm\"\nrole = \"pm\"\ncommand = \"{}\"\n\
+             [[agent]]\nname = \"eve\"\nrole = \"engineer\"\ncommand = \"{} {}\"\nfeature = \"Late\"\n",
+            team.agent("pm"),
+            program.display(),
+            team.out("eve").display()
+        ),
+    )
+    .unwrap();
+    team.up();
+    let eve = team.root.parent().unwrap().join("work-worktrees/001-late");
+    assert!(eve.is_dir());
+    let out = team.gate(&["team", "down", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(eve.join("last-words.txt")).unwrap(),
+        "written after SIGHUP\n"
+    );
+    // The second pass found it: committed on eve's feature branch.
+    let after = report["preserved_after_stop"].as_array().unwrap();
+    assert_eq!(after.len(), 1, "{report:#}");
+    assert_eq!(
+        Path::new(after[0]["root"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        eve.canonicalize().unwrap()
+    );
+    let committed = git(&eve, &["log", "--format=%H", "-1", "--", "last-words.txt"]);
+    assert!(!committed.trim().is_empty(), "{report:#}");
+    assert_eq!(git(&eve, &["status", "--porcelain"]).trim(), "");
+}
+
 #[test]
 fn bad_team_files_name_file_line_and_column() {
     let server = Server::new();
