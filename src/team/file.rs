@@ -169,6 +169,20 @@ impl Team {
         let mut agents: Vec<Agent> = Vec::new();
         for a in &raw.agent {
             check_name(&a.name, "agent name").map_err(|m| invalid(a.name.span().start, m))?;
+            // tmux and gate send read a window part of digits as an index: `shop:0` is the
+            // team's first window, whatever its name, so the brief's `gate send shop:0` and
+            // `tmux select-window -t shop:0` would reach another agent.
+            if a.name.get_ref().bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    a.name.span().start,
+                    format!(
+                        "agent name {:?} is all digits, which tmux and gate send read as a window \
+                         index (another agent's window); add a letter (e.g. \"eng-{}\")",
+                        a.name.get_ref(),
+                        a.name.get_ref()
+                    ),
+                ));
+            }
             if agents.iter().any(|b| b.name == *a.name.get_ref()) {
                 return Err(invalid(
                     a.name.span().start,
@@ -429,6 +443,14 @@ mod tests {
         );
         let e = error("session = \"s\"\n");
         assert!(e.contains("no agents"), "{e}");
+        // Regression: a name of digits is a window index to tmux and gate send.
+        let digits = GOOD.replace("name = \"ann\"", "name = \"0\"");
+        let e = error(&digits);
+        assert!(
+            e.starts_with("/r/team.toml:11:8: ") && e.contains("window index"),
+            "{e}"
+        );
+        assert!(e.contains("\"eng-0\""), "{e}");
         let e = error(
             "session = \"s\"\n[[agent]]\nname=\"x\"\nrole=\"pm\"\ncommand=\"c\"\nfeature=\"f\"\n",
         );
