@@ -1,5 +1,5 @@
 //! First-run screens of the agent CLIs that a brief must never be typed into: trust this
-//! folder, review these hooks, pick a theme, log in. `up` records what it can in the CLIs' own
+//! folder, review these hooks, pick a theme, log in, use this API key. `up` records what it can in the CLIs' own
 //! settings beforehand ([`super::trust`]); a screen that still shows one (a `trust = false`
 //! agent, Codex's review of project hooks, a CLI that changed its settings) is left to the
 //! person, and the agent stays unbriefed until the next `up`.
@@ -22,6 +22,10 @@ const SCREENS: &[(&str, &str)] = &[
         "Claude Code's first-run theme picker",
     ),
     ("select login method", "Claude Code's login screen"),
+    (
+        "do you want to use this api key",
+        "Claude Code's question whether to use the API key in its environment",
+    ),
     (
         "do you trust the contents of this directory",
         "Codex's folder trust dialog",
@@ -65,6 +69,13 @@ mod tests {
         assert_eq!(
             shown("Is this a project you created\n or one you trust?"),
             Some("Claude Code's folder trust dialog")
+        );
+        // Claude Code 2.1 with ANTHROPIC_API_KEY set and never approved (Enter picks "No").
+        assert_eq!(
+            shown(
+                "  Detected a custom API key in your environment\n\n  Do you want to use this API key?\n\n    Yes\n  ❯ No (recommended)"
+            ),
+            Some("Claude Code's question whether to use the API key in its environment")
         );
         assert_eq!(shown("> ready for input"), None);
         assert_eq!(shown(""), None);

@@ -95,19 +95,40 @@ pub fn run(
     // The agent CLIs gate knows get their guard and their state hooks in the worktree they
     // work in, as `gate init --agent-hooks` installs them: before the agent starts, so it is
     // guarded from its first tool call and its first turn is seen.
+    let mut hook_notes: Vec<Vec<String>> = Vec::new();
     for (agent, (place, _)) in team.agents.iter().zip(&places) {
+        let mut notes = Vec::new();
         if let Some(cli) = crate::agents::state::Cli::of_command(&agent.command) {
-            crate::hooks::settings::install(&place.root, cli).map_err(|e| TeamError::Place {
-                agent: agent.name.clone(),
-                message: format!("cannot install the agent hooks: {e}"),
-            })?;
+            let install = |dir: &std::path::Path| {
+                crate::hooks::settings::install(dir, cli).map_err(|e| TeamError::Place {
+                    agent: agent.name.clone(),
+                    message: format!("cannot install the agent hooks: {e}"),
+                })
+            };
+            install(&place.root)?;
+            // Codex (0.171) reads a linked worktree's project hooks from the main checkout's
+            // `.codex/hooks.json`, never from the worktree's: without them there, it runs with
+            // no guard and reports no turn (tests/tmux/real_team.rs).
+            if cli == crate::agents::state::Cli::Codex && place.linked {
+                let (file, added) = install(&place.main)?;
+                if added {
+                    notes.push(format!(
+                        "gate's hooks added to {} (Codex reads a worktree's project hooks from \
+                         the main checkout, not the worktree); commit it",
+                        place.main.join(file).display()
+                    ));
+                }
+            }
         }
+        hook_notes.push(notes);
     }
     // Each known CLI trusts its agent's folder in its own settings, before any window opens:
     // a trust dialog on screen would take the brief as its answer.
     let mut trust = Vec::new();
-    for (agent, (place, _)) in team.agents.iter().zip(&places) {
-        trust.push(super::trust::prepare(agent, &place.root)?);
+    for ((agent, (place, _)), notes) in team.agents.iter().zip(&places).zip(hook_notes) {
+        let mut said = super::trust::prepare(agent, &place.root)?;
+        said.extend(notes);
+        trust.push(said);
     }
     let existing = panes::list(tmux, &team.session)?;
     let mut session_exists = !existing.is_empty();

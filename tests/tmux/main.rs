@@ -13,6 +13,7 @@ mod project;
 mod real_claude;
 mod real_cli;
 mod real_codex;
+mod real_team;
 mod recovery;
 mod schedule;
 mod send;

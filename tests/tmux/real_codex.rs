@@ -55,7 +55,7 @@ trust_level = "trusted"
 /// Asks `codex app-server` (JSON-RPC over stdio: initialize, initialized, hooks/list) for
 /// the project's hooks, and records each as trusted with Codex's own hash, as its review
 /// screen does. Returns the hooks' keys.
-fn trust_hooks(program: &Path, codex_home: &Path, home: &Path, root: &Path) -> Vec<String> {
+pub fn trust_hooks(program: &Path, codex_home: &Path, home: &Path, root: &Path) -> Vec<String> {
     let mut child = Command::new(program)
         .arg("app-server")
         .env_clear()
