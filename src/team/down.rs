@@ -75,7 +75,7 @@ pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownRepor
     let pids: Vec<u32> = panes::list(tmux, &team.session)?
         .iter()
         .filter(|p| !p.dead)
-        .map(|p| p.pid)
+        .flat_map(|p| panes::process_tree(p.pid))
         .collect();
     let stopped = panes::kill_session(tmux, &team.session)?;
     wait_exited(&pids, EXIT_WAIT);
@@ -109,13 +109,11 @@ pub fn run(team: &Team, tmux: &Tmux, remove_worktrees: bool) -> Result<DownRepor
 /// How long `down` waits for the agents' programs to exit after the session is killed.
 const EXIT_WAIT: Duration = Duration::from_secs(3);
 
-/// Waits (at most `limit`) until none of `pids` is alive: a program that handles SIGHUP may
-/// still be writing into its worktree.
+/// Waits (at most `limit`) until none of `pids` runs: a program that handles SIGHUP, or the
+/// end of its terminal, may still be writing into its worktree.
 fn wait_exited(pids: &[u32], limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
-    while pids.iter().any(|&p| crate::agents::queue::alive(p))
-        && std::time::Instant::now() < deadline
-    {
+    while pids.iter().any(|&p| panes::running(p)) && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(25));
     }
 }

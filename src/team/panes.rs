@@ -224,6 +224,42 @@ pub fn process_name(pid: u32) -> Option<String> {
     Some(name.trim_end().to_owned()).filter(|n| !n.is_empty())
 }
 
+/// Whether process `pid` still runs: it exists and is not a zombie (where nothing reaps the
+/// children of an exited tmux server, as under a container's bare pid 1, they stay zombies).
+pub fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised name, which may itself hold ") ".
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_none_or(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => crate::agents::queue::alive(pid) && !std::path::Path::new("/proc/self").exists(),
+    }
+}
+
+/// `pid` and every process below it (`/proc/PID/task/*/children`, read recursively): a pane's
+/// agent often runs as a child of the shell tmux started, and outlives it by a moment.
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while next < tree.len() && tree.len() < 10_000 {
+        let parent = tree[next];
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if !tree.contains(&child) {
+                    tree.push(child);
+                }
+            }
+        }
+    }
+    tree
+}
+
 /// Whether process `pid` has child processes (`true` when the kernel does not say: a shell
 /// running the agent is never taken for one left behind on a guess).
 pub fn has_children(pid: u32) -> bool {
