@@ -215,27 +215,39 @@ impl Team {
                         "the feature is empty; name it".into(),
                     ));
                 }
+                // Found only now, `up` would fail halfway, other worktrees already made.
+                if let Err(e) = feature_key(f.get_ref()) {
+                    return Err(invalid(f.span().start, e.to_string()));
+                }
             }
+            // Twins by the branch name their features give (as `up` finds a worktree again):
+            // "Search box" and "search BOX" would share one worktree.
             if let Some(f) = &a.feature
                 && let Some(twin) =
                     raw.agent
                         .iter()
                         .take_while(|b| !std::ptr::eq(*b, a))
                         .find(|b| {
-                            b.feature.as_ref().map(|g| g.get_ref().trim())
-                                == Some(f.get_ref().trim())
+                            b.feature.as_ref().map(|g| feature_key(g.get_ref()).ok())
+                                == Some(feature_key(f.get_ref()).ok())
                                 && b.repo.as_ref().map(|r| r.get_ref())
                                     == a.repo.as_ref().map(|r| r.get_ref())
                         })
             {
-                return Err(invalid(
-                    f.span().start,
-                    format!(
-                        "{} already works on feature {:?}; give each engineer its own feature (one worktree each)",
-                        twin.name.get_ref(),
-                        f.get_ref().trim()
+                let theirs = twin.feature.as_ref().map_or("", |g| g.get_ref().trim());
+                let mine = f.get_ref().trim();
+                let message = match theirs == mine {
+                    true => format!(
+                        "{} already works on feature {mine:?}; give each engineer its own feature (one worktree each)",
+                        twin.name.get_ref()
                     ),
-                ));
+                    false => format!(
+                        "{} already works on feature {theirs:?}, and {mine:?} gives the same branch name ({}): they would share one worktree; give each engineer a feature of its own words",
+                        twin.name.get_ref(),
+                        feature_key(mine).unwrap_or_default()
+                    ),
+                };
+                return Err(invalid(f.span().start, message));
             }
             let repo = match &a.repo {
                 Some(r) => {
@@ -341,6 +353,18 @@ impl Team {
     }
 }
 
+/// What `up` finds an engineer's worktree by: an existing feature's directory name
+/// (`003-user-auth`, `specs/003-user-auth`), else the slug `gate specify` makes of the words.
+fn feature_key(feature: &str) -> Result<String, crate::spec::feature::FeatureError> {
+    use crate::spec::feature;
+    let f = feature.trim().trim_end_matches('/');
+    let last = f.rsplit('/').next().unwrap_or(f);
+    match feature::number_of(last) {
+        Some(_) => Ok(last.to_owned()),
+        None => feature::slugify(f),
+    }
+}
+
 /// Session and window names become tmux targets: letters, digits, `-` and `_` only (`:` and
 /// `.` separate target parts, and tmux would rename others).
 fn check_name(name: &Spanned<String>, what: &str) -> Result<(), String> {
@@ -443,6 +467,23 @@ mod tests {
         );
         let e = error("session = \"s\"\n");
         assert!(e.contains("no agents"), "{e}");
+        // Regression: features that give one branch name shared one worktree.
+        let twins = format!(
+            "{GOOD}[[agent]]\nname = \"bo\"\nrole = \"engineer\"\ncommand = \"c\"\nfeature = \"user AUTH\"\n"
+        );
+        let e = error(&twins);
+        assert!(
+            e.starts_with("/r/team.toml:20:11: ")
+                && e.contains("ann already works")
+                && e.contains("\"user AUTH\" gives the same branch name (user-auth)"),
+            "{e}"
+        );
+        // Regression: a feature with no usable branch name failed `up` halfway (exit 3).
+        let e = error(&GOOD.replace("User auth", "日本語"));
+        assert!(
+            e.starts_with("/r/team.toml:14:11: ") && e.contains("no usable branch name"),
+            "{e}"
+        );
         // Regression: a name of digits is a window index to tmux and gate send.
         let digits = GOOD.replace("name = \"ann\"", "name = \"0\"");
         let e = error(&digits);
