@@ -369,7 +369,9 @@ fn feature_key(feature: &str) -> Result<String, crate::spec::feature::FeatureErr
 /// `.` separate target parts, and tmux would rename others).
 fn check_name(name: &Spanned<String>, what: &str) -> Result<(), String> {
     let n = name.get_ref();
+    // A leading `-` reads as an option: the brief's `gate send -x:pm "..."` would fail.
     let ok = !n.is_empty()
+        && !n.starts_with('-')
         && n.len() <= 64
         && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -377,7 +379,7 @@ fn check_name(name: &Spanned<String>, what: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{what} {n:?} is not usable as a tmux name; use letters, digits, `-` and `_` (e.g. \"backend-1\")"
+            "{what} {n:?} is not usable as a tmux name; use letters, digits, `-` and `_`, not starting with `-` (e.g. \"backend-1\")"
         ))
     }
 }
@@ -484,6 +486,15 @@ mod tests {
             e.starts_with("/r/team.toml:14:11: ") && e.contains("no usable branch name"),
             "{e}"
         );
+        // Regression: a session or agent name starting with `-` made the brief's `gate send
+        // -x:pm "..."` an unknown option.
+        let e = error(&GOOD.replace("session = \"shop\"", "session = \"-shop\""));
+        assert!(
+            e.starts_with("/r/team.toml:1:11: ") && e.contains("not starting with `-`"),
+            "{e}"
+        );
+        let e = error(&GOOD.replace("name = \"pm\"", "name = \"-pm\""));
+        assert!(e.starts_with("/r/team.toml:7:8: "), "{e}");
         // Regression: a name of digits is a window index to tmux and gate send.
         let digits = GOOD.replace("name = \"ann\"", "name = \"0\"");
         let e = error(&digits);
