@@ -221,8 +221,10 @@ pub fn valid_label(text: &str) -> Result<&str, String> {
     if t.chars().any(char::is_control) {
         return Err("must be one line of printable text".into());
     }
-    if t.chars().count() > 64 {
-        return Err("must be at most 64 characters".into());
+    // gate names files after an agent (its state, its queue), escaping every byte outside
+    // [A-Za-z0-9_-] as %XX: 64 such bytes stay well within a file name's 255.
+    if t.chars().count() > 64 || queue::file_safe(t).len() > 64 * 3 {
+        return Err("must be at most 64 characters (fewer outside ASCII: at most 64 bytes)".into());
     }
     Ok(t)
 }
@@ -318,5 +320,10 @@ mod tests {
         assert!(valid_label("").is_err());
         assert!(valid_label("a\nb").is_err());
         assert!(valid_label(&"x".repeat(65)).is_err());
+        assert!(valid_label(&".".repeat(64)).is_ok());
+        // Regression: 28 CJK characters escape to 252 bytes: the state file's name was too long,
+        // so the agent's hooks never recorded it.
+        assert!(valid_label(&"日".repeat(28)).is_err());
+        assert!(valid_label(&"日".repeat(21)).is_ok());
     }
 }
