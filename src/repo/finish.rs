@@ -52,16 +52,22 @@ pub enum FinishError {
     )]
     Record { why: String },
     #[error(
-        "{branch} is checked out in {} and could not be moved there ({why}); the tag was \
-         removed again and nothing landed: commit or move those changes in {}, then run \
+        "{branch} is checked out in {} and could not be moved there ({why}); {} and nothing \
+         landed: deal with that in {} (commit or move the changes in the way), then run \
          `gate finish` again (or only tag with `gate finish --no-merge`)",
         dir.display(),
+        kept.as_ref().map_or_else(
+            || "the tag was removed again".to_owned(),
+            |t| format!("the tag {t} of an earlier finish stays")
+        ),
         dir.display()
     )]
     TrunkCheckout {
         branch: String,
         dir: PathBuf,
         why: String,
+        /// The tag reused from an earlier finish (`--no-merge`), which stays.
+        kept: Option<String>,
     },
     #[error("the trunk {branch} does not exist (it was deleted meanwhile?); nothing was changed")]
     NoTrunk { branch: String },
@@ -284,8 +290,19 @@ impl Repo {
         let undo = |e: FinishError| {
             if made {
                 self.delete_tag_if_ours(&tag, tag_id);
+                return e;
             }
-            e
+            match e {
+                FinishError::TrunkCheckout {
+                    branch, dir, why, ..
+                } => FinishError::TrunkCheckout {
+                    branch,
+                    dir,
+                    why,
+                    kept: Some(tag.clone()),
+                },
+                e => e,
+            }
         };
         let landed = plan.as_ref().map(|p| match *p {
             Plan::Commit { commit, .. } => commit,
@@ -355,6 +372,7 @@ impl Repo {
                     branch: main.into(),
                     dir: dir.to_owned(),
                     why: format!("{main} has no commit yet there"),
+                    kept: None,
                 });
             }
             Plan::Conflict { .. } => unreachable!("conflicts return before main moves"),
@@ -363,6 +381,7 @@ impl Repo {
             branch: main.into(),
             dir: dir.to_owned(),
             why,
+            kept: None,
         };
         // Mid-rebase or mid-bisect of main there, HEAD is detached: git would move that HEAD,
         // and the operation would end by moving main back (or fail to).

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::env::{TestEnv, all, assert_contains, assert_exit, code, stderr, stdout};
+use crate::env::{TestEnv, all, assert_contains, assert_exit, assert_lacks, code, stderr, stdout};
 
 const BRANCH: &str = "feature/001-user-auth";
 
@@ -698,4 +698,28 @@ fn a_tag_folder_of_the_same_name_gets_the_next_suffix() {
     assert_exit(&out, 0);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["tag"], format!("{name}-2"), "{report:#}");
+}
+
+/// Regression: refused in the trunk's checkout after a `--no-merge` finish, gate said "the tag
+/// was removed again" while (rightly) keeping the tag that earlier finish made.
+#[test]
+fn refused_in_the_trunks_checkout_after_no_merge_says_the_earlier_tag_stays() {
+    let env = finished(TestEnv::new());
+    assert_exit(&env.gate(&["finish", "--no-merge"]), 0);
+    let tags = env.git(&["tag", "-l"]);
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    std::fs::create_dir_all(wt.join("specs/001-user-auth")).unwrap();
+    std::fs::write(wt.join("specs/001-user-auth/spec.md"), "someone's draft\n").unwrap();
+    let out = env.gate(&["finish"]);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(
+        &stderr(&out),
+        &[
+            &format!("the tag {tags} of an earlier finish stays"),
+            "nothing landed",
+        ],
+    );
+    assert_lacks(&stderr(&out), &["removed"]);
+    assert_eq!(env.git(&["tag", "-l"]), tags);
 }
