@@ -256,6 +256,23 @@ fn deliver(
     let report = tmux
         .send(pane, &message, &options.send)
         .map_err(|e| e.to_string())?;
+    // A first-run screen that opened while the brief was being typed (Codex shows its input,
+    // then "Hooks need review" ~0.4 s later) took the keys: the brief never showed in an
+    // input and no Enter was pressed, so the agent is left unbriefed for the next up.
+    if report.delivery == Delivery::NotSeen
+        && let Some(dialog) = tmux
+            .capture(pane, 50)
+            .ok()
+            .as_deref()
+            .and_then(super::dialogs::shown)
+    {
+        return Err(format!(
+            "its program opened {dialog} while the brief was typed: the keys went to that \
+             screen and no Enter was pressed; answer it in its window ({}), then run gate team \
+             up again: it briefs every agent not yet briefed",
+            pane.id
+        ));
+    }
     // Recorded even when unconfirmed: it was typed, and typing it twice is worse.
     panes::set_briefed(tmux, &pane.id).map_err(|e| e.to_string())?;
     Ok(report.delivery)
