@@ -354,7 +354,7 @@ impl Repo {
 
     /// Moves `main`, checked out in the worktree `dir`, as planned: `git merge --ff-only` run
     /// there, so that checkout's index and files follow (git refuses, and changes nothing,
-    /// when its uncommitted changes or untracked files are in the way). No hooks run: gate
+    /// when its uncommitted changes or untracked or ignored files are in the way). No hooks run: gate
     /// records the landing itself. Refused when main or that checkout moved since the plan.
     fn advance_checked_out(
         &self,
@@ -408,6 +408,9 @@ impl Repo {
                 "core.hooksPath=/dev/null",
                 "merge",
                 "--ff-only",
+                // git overwrites ignored files by default: a person's `.env` or build output
+                // there is kept, and the landing refused, as in this checkout.
+                "--no-overwrite-ignore",
                 "--no-edit",
                 "--quiet",
                 &target_text,

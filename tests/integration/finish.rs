@@ -723,3 +723,29 @@ fn refused_in_the_trunks_checkout_after_no_merge_says_the_earlier_tag_stays() {
     assert_lacks(&stderr(&out), &["removed"]);
     assert_eq!(env.git(&["tag", "-l"]), tags);
 }
+
+/// Regression: `git merge --ff-only` overwrites ignored files by default: an ignored file in
+/// the trunk's checkout where the feature adds a tracked one (a person's local data) was
+/// silently replaced, and gate said "its uncommitted changes were kept".
+#[test]
+fn an_ignored_file_in_the_trunks_checkout_is_never_overwritten() {
+    let env = finished(TestEnv::new());
+    env.write("out/data.txt", "the feature tracks this\n");
+    env.git(&["add", "-f", "out/data.txt"]);
+    env.git(&["commit", "-q", "-m", "track out/data.txt"]);
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    commit_on(&env, &wt, ".gitignore", "out/\n");
+    std::fs::create_dir_all(wt.join("out")).unwrap();
+    std::fs::write(wt.join("out/data.txt"), "my ignored local data\n").unwrap();
+    let main = rev(&env, "main");
+    let out = env.gate(&["finish"]);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(&stderr(&out), &["out/data.txt", "nothing landed"]);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("out/data.txt")).unwrap(),
+        "my ignored local data\n"
+    );
+    assert_eq!(rev(&env, "main"), main);
+    assert_eq!(env.git(&["tag", "-l"]), "");
+}
