@@ -411,6 +411,9 @@ impl Repo {
                 // git overwrites ignored files by default: a person's `.env` or build output
                 // there is kept, and the landing refused, as in this checkout.
                 "--no-overwrite-ignore",
+                // merge.autoStash would stash changes in the way and put them back with
+                // conflict markers: they must stop the landing instead.
+                "--no-autostash",
                 "--no-edit",
                 "--quiet",
                 &target_text,

@@ -749,3 +749,28 @@ fn an_ignored_file_in_the_trunks_checkout_is_never_overwritten() {
     assert_eq!(rev(&env, "main"), main);
     assert_eq!(env.git(&["tag", "-l"]), "");
 }
+
+/// Regression: with `merge.autoStash` set, git stashed the trunk checkout's changes in the way,
+/// fast-forwarded, and put them back with conflict markers (the change in a stash, the file
+/// unmerged) while gate said they were kept. Now they refuse the landing, untouched.
+#[test]
+fn merge_autostash_never_takes_the_trunk_checkouts_changes() {
+    let env = finished(TestEnv::new());
+    env.git(&["config", "merge.autoStash", "true"]);
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    std::fs::write(wt.join("README.md"), "someone's edit\n").unwrap();
+    env.write("README.md", "the feature's README\n");
+    env.git(&["commit", "-q", "-am", "README"]);
+    let main = rev(&env, "main");
+    let out = env.gate(&["finish"]);
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(&stderr(&out), &["README.md", "nothing landed"]);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("README.md")).unwrap(),
+        "someone's edit\n"
+    );
+    assert_eq!(git_in(&env, &wt, &["status", "--porcelain"]), " M README.md");
+    assert_eq!(git_in(&env, &wt, &["stash", "list"]), "");
+    assert_eq!(rev(&env, "main"), main);
+}
