@@ -278,6 +278,9 @@ fn deliver(
     Ok(report.delivery)
 }
 
+/// How long Codex's screen must stay unchanged to count as ready (without a `ready` text).
+const CODEX_QUIET: Duration = Duration::from_millis(1200);
+
 /// Ready: the agent's `ready` text is on screen, or (without one) the screen shows something
 /// and has not changed for `quiet`. A program that exits, or is not ready within `timeout`, is
 /// not briefed.
@@ -288,6 +291,12 @@ fn wait_ready(
     timeout: Duration,
     quiet: Duration,
 ) -> Result<(), String> {
+    // Codex (0.171) draws its input, then "Hooks need review" 0.34-0.40 s after the input's
+    // last change (measured under load, tests/tmux/real_team.rs): it is still a while longer.
+    let quiet = match crate::cli_trust::Known::of_command(&agent.command) {
+        Some(crate::cli_trust::Known::Codex) => quiet.max(CODEX_QUIET),
+        _ => quiet,
+    };
     let deadline = Instant::now() + timeout;
     let mut last: Option<String> = None;
     let mut since = Instant::now();
