@@ -114,7 +114,8 @@ pub fn run(
                 if added {
                     notes.push(format!(
                         "gate's hooks added to {} (Codex reads a worktree's project hooks from \
-                         the main checkout, not the worktree); commit it",
+                         the main checkout, not the worktree); commit it on the trunk: left \
+                         untracked, it stops git merging a branch that commits it",
                         place.main.join(file).display()
                     ));
                 }

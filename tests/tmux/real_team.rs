@@ -666,9 +666,14 @@ fn team_up_with_real_codex_stops_at_hook_review_then_briefs_once_hooks_are_trust
     // gate's hooks there too, and says so.
     let main_hooks = team.root.join(".codex/hooks.json");
     assert!(
-        trust.contains(&*main_hooks.to_string_lossy()) && main_hooks.is_file(),
+        trust.contains(&*main_hooks.to_string_lossy())
+            && trust.contains("commit it")
+            && main_hooks.is_file(),
         "{trust}"
     );
+    // Left for the person to commit, not committed on the trunk behind their back.
+    let main_status = git(&team.root, &["status", "--short"]);
+    assert!(main_status.contains("?? .codex/"), "{main_status}");
     assert_eq!(
         gate::cli_trust::codex::trust_level(&codex_home(&server).join("config.toml"), &worktree)
             .unwrap()
