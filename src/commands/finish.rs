@@ -222,8 +222,12 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             })
     };
     let finished = match repo.finish(&request, &identity, save) {
-        // Changes in the way in the checkout where main is: refused, nothing landed (exit 1).
-        Err(e @ gate::repo::finish::FinishError::TrunkCheckout { .. }) => {
+        // Changes in the way in the checkout where main is, or main moved meanwhile: refused,
+        // nothing landed (exit 1).
+        Err(
+            e @ (gate::repo::finish::FinishError::TrunkCheckout { .. }
+            | gate::repo::finish::FinishError::Moved { .. }),
+        ) => {
             return Err(Refused(e.to_string()).into());
         }
         other => other?,

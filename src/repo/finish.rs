@@ -421,6 +421,14 @@ impl Repo {
         )
         .map_err(|e| refuse(e.to_string()))?;
         if !out.status.success() {
+            // Another finish (or a person) moved main between the check above and git's
+            // fast-forward: git says "Not possible to fast-forward", and the fix is to retry.
+            if self.branch_oid(main)? != Some(from) {
+                return Err(FinishError::Moved {
+                    branch: main.into(),
+                    source: git2::Error::from_str("the trunk moved while it was being landed"),
+                });
+            }
             let why = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .map(str::trim)

@@ -770,7 +770,64 @@ fn merge_autostash_never_takes_the_trunk_checkouts_changes() {
         std::fs::read_to_string(wt.join("README.md")).unwrap(),
         "someone's edit\n"
     );
-    assert_eq!(git_in(&env, &wt, &["status", "--porcelain"]), " M README.md");
+    assert_eq!(
+        git_in(&env, &wt, &["status", "--porcelain"]),
+        " M README.md"
+    );
     assert_eq!(git_in(&env, &wt, &["stash", "list"]), "");
     assert_eq!(rev(&env, "main"), main);
+}
+
+/// Regression: main moving in its checkout between gate's check and git's fast-forward there
+/// (another engineer's finish landing first; two finishes at once hit it on the first try)
+/// was reported as git's "Not possible to fast-forward" with "commit or move the changes in
+/// the way" as the fix. Now it says main moved and to run gate finish again (exit 1). A `git`
+/// first on PATH moves main just before gate's `merge --ff-only` runs.
+#[test]
+fn main_moving_in_its_checkout_during_the_landing_says_to_finish_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = finished(TestEnv::new());
+    let wt = env.base_dir().join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "main"]);
+    let path = std::env::var("PATH").unwrap();
+    let real = std::env::split_paths(&path)
+        .map(|d| d.join("git"))
+        .find(|g| g.is_file())
+        .expect("git on PATH");
+    let bin = env.base_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("git");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" merge --ff-only \"*) \
+             {real} -C {wt} -c core.hooksPath=/dev/null commit -q --allow-empty -m meanwhile ;; esac\n\
+             exec {real} \"$@\"\n",
+            real = real.display(),
+            wt = wt.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tip = rev(&env, "HEAD");
+    let out = env.gate_with(
+        &["finish"],
+        &[("PATH", &format!("{}:{path}", bin.display()))],
+    );
+    assert_eq!(code(&out), 1, "refused: {}", all(&out));
+    assert_contains(
+        &stderr(&out),
+        &[
+            "main moved while gate finish was landing",
+            "run `gate finish` again",
+        ],
+    );
+    assert_lacks(&stderr(&out), &["changes in the way"]);
+    assert_eq!(
+        git_in(&env, &wt, &["log", "-1", "--format=%s", "main"]),
+        "meanwhile"
+    );
+    assert_eq!(env.git(&["tag", "-l"]), "", "the tag was removed again");
+    assert_eq!(rev(&env, BRANCH), tip);
+    assert_eq!(env.branch(), BRANCH);
 }
