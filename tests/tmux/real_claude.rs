@@ -94,7 +94,7 @@ fn claude_code_runs_gates_hooks_and_guard() {
         agent.newest_messages()
     );
     assert_eq!(
-        agent.transitions(),
+        agent.wait_transitions(3),
         [
             "unknown -> idle (claude SessionStart)",
             "idle -> working (claude UserPromptSubmit)",

@@ -205,6 +205,17 @@ impl<'s> RealAgent<'s> {
         self.state()
     }
 
+    /// The first `count` `agent-state` changes logged for this agent, waited for: the hook
+    /// writes the state file first and logs the change after, so a state the test saw may
+    /// not be in the log yet.
+    pub fn wait_transitions(&self, count: usize) -> Vec<String> {
+        let what = format!("{count} state changes of {} to be logged", self.name);
+        wait(&what, Duration::from_secs(5), || {
+            self.transitions().len() >= count
+        });
+        self.transitions()
+    }
+
     /// The `agent-state` changes logged for this agent, as `before -> after (cli Event)`.
     pub fn transitions(&self) -> Vec<String> {
         let prefix = format!("{}: ", self.name);

@@ -187,7 +187,7 @@ fn codex_runs_gates_hooks_and_guard() {
     assert_eq!(working["cli"], "codex");
     agent.mock.wait_turns(1, TURN);
     assert_eq!(
-        agent.transitions(),
+        agent.wait_transitions(2),
         [
             "unknown -> idle (codex SessionStart)",
             "idle -> working (codex UserPromptSubmit)"
@@ -203,7 +203,7 @@ fn codex_runs_gates_hooks_and_guard() {
         agent.newest_messages()
     );
     assert_eq!(
-        agent.transitions(),
+        agent.wait_transitions(3),
         [
             "unknown -> idle (codex SessionStart)",
             "idle -> working (codex UserPromptSubmit)",
