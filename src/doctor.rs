@@ -214,6 +214,7 @@ pub fn evaluate(f: &Facts) -> Report {
         agent_guards(&f.agent_guards.0, f.agent_guards.1),
         agent_clis::claude_hooks(&f.claude),
         agent_clis::codex_trust(&f.codex),
+        agent_clis::codex_hooks(&f.codex),
         agent_clis::codex_features(&f.codex),
     ])
 }

@@ -7,10 +7,9 @@
 //! A folder the person marked `trust_level = "untrusted"` is left so (said in a note): that is
 //! their decision, and a `trust = false` in the team file is how they say it to gate.
 //!
-//! Codex's second first-run screen, "Hooks need review", has no documented setting: Codex keeps
-//! each project hook's trust against a hash it computes over the hook's definition
-//! (`[hooks.state]` in this file, written by Codex), and asks again whenever a hook changes.
-//! gate computes no such hash; the person trusts gate's hooks once, at the agent's first start.
+//! Codex's second first-run screen, "Hooks need review", keeps each project hook's trust
+//! against a hash Codex computes (`[hooks.state]` in this file); [`super::codex_hooks`] asks
+//! Codex's app-server for it rather than computing it.
 
 use std::path::{Path, PathBuf};
 
@@ -18,11 +17,11 @@ use toml_edit::{DocumentMut, Item, Table, value};
 
 use super::{Outcome, TrustError};
 
-/// What gate tells the person about Codex's review of project hooks.
+/// What gate tells the person when it could not have Codex trust gate's hooks, or when the
+/// project has hooks of others.
 pub const HOOK_REVIEW: &str = "Codex asks to trust the project's hooks (\"Hooks need review\") at \
-     its first start and again whenever a hook changes: choose to trust gate's hooks (or review \
-     them with /hooks); until then Codex skips them and runs with no guard. Codex documents no \
-     setting gate could write for that";
+     its start whenever one is new or changed: trust gate's hooks there (or review them with \
+     /hooks); until then Codex skips them and runs with no guard";
 
 /// `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
 pub fn config_file() -> Option<PathBuf> {

@@ -8,12 +8,13 @@
 //! error names it and the fix); writes are atomic (a temp file renamed over the real one,
 //! through a symlink to where it points), so a crash leaves the old file or the new one.
 //!
-//! Codex's per-hook trust ("Hooks need review") has no documented setting: Codex records it
-//! against a hash of each hook that it computes itself, so gate leaves that review to the
-//! person (see [`codex::HOOK_REVIEW`]).
+//! Codex's per-hook trust ("Hooks need review") is recorded against a hash Codex computes
+//! itself: gate asks Codex's own app-server for it and trusts only gate's own hooks
+//! ([`codex_hooks`]); any other hook is left to the person's review.
 
 pub mod claude;
 pub mod codex;
+pub mod codex_hooks;
 
 use std::path::{Path, PathBuf};
 

@@ -101,13 +101,8 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
             };
             ui.line(format!("{} {verb} {file}", ui.ok_mark()))?;
         }
-        ui.line(
-            "  Codex: current versions run project hooks without a feature flag, but load them only in a \
-             project Codex trusts (its trust prompt, or [projects.\"<this folder>\"] trust_level = \"trusted\" \
-             in ~/.codex/config.toml), and ask you to trust this project's hooks at the next start (and again \
-             whenever a hook changes); until you do, Codex runs with no guard and no state hooks. Claude Code \
-             and Gemini CLI: the hooks run `gate` from PATH. `gate doctor` checks both.",
-        )?;
+        codex_review(ui, root)?;
+        ui.line("  Claude Code and Gemini CLI: the hooks run `gate` from PATH; `gate doctor` checks it.")?;
     }
     match Registry::open_default().and_then(|r| r.add(root).map(|added| (r, added))) {
         Ok((registry, true)) => ui.line(format!(
@@ -151,6 +146,44 @@ pub fn run(args: &Args, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.bold("gate specify \"<feature name>\"")
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Codex runs a project hook only once its user trusted it ("Hooks need review"): gate asks
+/// Codex's app-server to trust gate's own hooks (only those) and says what Codex still asks.
+fn codex_review(ui: &Ui, root: &std::path::Path) -> anyhow::Result<()> {
+    let folder_note = "Codex loads project hooks only in a folder it trusts (its trust prompt, or \
+                       [projects.\"<this folder>\"] trust_level = \"trusted\" in ~/.codex/config.toml); \
+                       `gate doctor` checks it";
+    if !gate::doctor::on_path("codex") {
+        ui.line(format!(
+            "  Codex: not on PATH here, so gate could not have it trust gate's hooks: {}. {folder_note}.",
+            gate::cli_trust::codex::HOOK_REVIEW
+        ))?;
+        return Ok(());
+    }
+    match gate::cli_trust::codex_hooks::trust_gates("codex", root) {
+        Ok(review) => {
+            let outcome = review.outcome(root);
+            for change in &outcome.changed {
+                ui.line(format!("{} {change}", ui.ok_mark()))?;
+            }
+            if outcome.changed.is_empty() && outcome.notes.is_empty() {
+                ui.line(format!(
+                    "{} Codex already trusts gate's hooks here",
+                    ui.ok_mark()
+                ))?;
+            }
+            for note in &outcome.notes {
+                ui.warn(note);
+            }
+        }
+        Err(e) => ui.warn(format!(
+            "could not have Codex trust gate's hooks ({e}): {}",
+            gate::cli_trust::codex::HOOK_REVIEW
+        )),
+    }
+    ui.line(format!("  {folder_note}."))?;
+    Ok(())
 }
 
 /// `gate init --commit`: one commit of gate's own files, recorded as an event.

@@ -178,17 +178,6 @@ fn run_up(ui: &Ui, file: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> 
                 ui.line(format!("    {change}"))?;
             }
         }
-        // Codex's own review of project hooks is the person's to do (no setting records it).
-        let new_codex = report.agents.iter().any(|a| {
-            a.window == "started"
-                && team.agent(&a.name).is_some_and(|t| {
-                    gate::cli_trust::Known::of_command(&t.command)
-                        == Some(gate::cli_trust::Known::Codex)
-                })
-        });
-        if new_codex {
-            ui.line(format!("note: {}", gate::cli_trust::codex::HOOK_REVIEW))?;
-        }
         ui.line(format!(
             "team {} is up in {} ms; attach: {}",
             report.session,

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Check;
 use crate::cli_trust::codex::{self, HookFeatures};
+use crate::cli_trust::codex_hooks::{self, Hook};
 
 /// The Codex side: its config file and what it says about this project.
 #[derive(Debug, Clone)]
@@ -24,6 +25,9 @@ pub struct CodexFacts {
     /// could not be read.
     pub trust: Result<Option<(PathBuf, String)>, String>,
     pub features: Result<HookFeatures, String>,
+    /// The hooks Codex lists for this checkout, with their trust, asked of `codex app-server`:
+    /// `None` without `.codex/` or without `codex` on PATH.
+    pub hooks: Option<Result<Vec<Hook>, String>>,
 }
 
 /// One hook command of Claude Code's settings and whether its program is found here.
@@ -68,12 +72,15 @@ pub fn gather_codex(root: &Path, main: &Path) -> CodexFacts {
             (trust, features)
         }
     };
+    let hooks = (used && super::on_path("codex"))
+        .then(|| codex_hooks::list("codex", root).map_err(|e| e.to_string()));
     CodexFacts {
         used,
         file,
         folders,
         trust,
         features,
+        hooks,
     }
 }
 
@@ -192,8 +199,8 @@ pub fn codex_trust(f: &CodexFacts) -> Check {
         Ok(Some((folder, level))) if level == "trusted" => Check::pass(
             NAME,
             format!(
-                "Codex trusts {} ({}), so it loads this project's hooks; it still asks you to \
-                 trust the hooks themselves at its next start and whenever one changes",
+                "Codex trusts {} ({}), so it loads this project's hooks (codex-hooks says \
+                 which of them it runs)",
                 folder.display(),
                 file.display()
             ),
@@ -222,6 +229,74 @@ pub fn codex_trust(f: &CodexFacts) -> Check {
             ),
             add,
         ),
+    }
+}
+
+/// Whether Codex runs gate's hooks here: it skips a hook its user has not trusted (or that
+/// changed since), and says nothing.
+pub fn codex_hooks(f: &CodexFacts) -> Check {
+    const NAME: &str = "codex-hooks";
+    const FIX: &str = "gate init --agent-hooks (it asks Codex to trust gate's own hooks), or \
+                       trust them in Codex's \"Hooks need review\" screen (/hooks)";
+    if !f.used {
+        return Check::pass(NAME, "no .codex/ settings here: no Codex hooks to run");
+    }
+    let hooks = match &f.hooks {
+        None => {
+            return Check::pass(
+                NAME,
+                "codex is not on PATH here, so gate cannot ask it which hooks it runs (it asks \
+                 you to trust new or changed hooks at its start)",
+            );
+        }
+        Some(Err(e)) => return Check::fail(NAME, format!("cannot ask Codex: {e}"), FIX),
+        Some(Ok(hooks)) => hooks,
+    };
+    let root = f
+        .folders
+        .first()
+        .map_or_else(String::new, |r| r.display().to_string());
+    let gates: Vec<&Hook> = hooks.iter().filter(|h| h.is_gates()).collect();
+    let others = hooks.iter().filter(|h| !h.is_gates() && !h.runs()).count();
+    let others = match others {
+        0 => String::new(),
+        n => format!("; {n} other hook(s) wait for your review in Codex"),
+    };
+    if gates.is_empty() {
+        return Check::fail(
+            NAME,
+            format!(
+                "Codex lists none of gate's hooks for {root}: its agents run without gate's guard \
+                 (Codex loads project hooks only in a folder it trusts: see codex-trust){others}"
+            ),
+            "gate init --agent-hooks, and trust the folder (codex-trust)",
+        );
+    }
+    let skipped: Vec<String> = gates
+        .iter()
+        .filter(|h| !h.runs())
+        .map(|h| format!("{} ({})", h.key, h.trust))
+        .collect();
+    if skipped.is_empty() {
+        Check::pass(
+            NAME,
+            format!(
+                "Codex trusts gate's {} hooks for {root}, so it runs them{others}",
+                gates.len()
+            ),
+        )
+    } else {
+        Check::fail(
+            NAME,
+            format!(
+                "Codex skips {} of gate's {} hooks for {root}, untrusted or changed since trusted: \
+                 {}{others}",
+                skipped.len(),
+                gates.len(),
+                skipped.join(", ")
+            ),
+            FIX,
+        )
     }
 }
 
@@ -339,6 +414,7 @@ mod tests {
             folders: vec![PathBuf::from("/w/eng"), PathBuf::from("/w/main")],
             trust,
             features: Ok(HookFeatures::default()),
+            hooks: None,
         }
     }
 
@@ -362,6 +438,63 @@ mod tests {
             ..codex(Ok(None))
         };
         assert!(codex_trust(&unused).ok);
+    }
+
+    fn hook(key: &str, command: &str, trust: &str) -> Hook {
+        Hook {
+            key: format!("/w/main/.codex/hooks.json:{key}"),
+            command: Some(command.into()),
+            source: "project".into(),
+            trust: trust.into(),
+            hash: "sha256:0".into(),
+        }
+    }
+
+    #[test]
+    fn codex_hooks_says_which_of_gates_hooks_codex_skips() {
+        let with = |hooks: Option<Result<Vec<Hook>, String>>| CodexFacts {
+            hooks,
+            ..codex(Ok(None))
+        };
+        assert!(codex_hooks(&with(None)).ok, "no codex on PATH");
+        let all = codex_hooks(&with(Some(Ok(vec![
+            hook("pre_tool_use:0:0", "gate guard", "trusted"),
+            hook("stop:0:0", "gate agent-hook codex stop", "trusted"),
+            hook("stop:0:1", "my-notifier", "untrusted"),
+        ]))));
+        assert!(all.ok, "{all:?}");
+        assert!(all.detail.contains("gate's 2 hooks"), "{all:?}");
+        assert!(all.detail.contains("1 other hook(s)"), "{all:?}");
+        let some = codex_hooks(&with(Some(Ok(vec![
+            hook("pre_tool_use:0:0", "gate guard", "modified"),
+            hook("stop:0:0", "gate agent-hook codex stop", "trusted"),
+        ]))));
+        assert!(!some.ok, "{some:?}");
+        assert!(
+            some.detail
+                .contains("/w/main/.codex/hooks.json:pre_tool_use:0:0 (modified)"),
+            "{some:?}"
+        );
+        assert!(
+            some.fix
+                .as_deref()
+                .unwrap()
+                .contains("gate init --agent-hooks")
+        );
+        let none = codex_hooks(&with(Some(Ok(vec![hook(
+            "stop:0:0",
+            "other",
+            "untrusted",
+        )]))));
+        assert!(
+            !none.ok && none.detail.contains("none of gate's hooks"),
+            "{none:?}"
+        );
+        let broken = codex_hooks(&with(Some(Err("no answer".into()))));
+        assert!(
+            !broken.ok && broken.detail.contains("no answer"),
+            "{broken:?}"
+        );
     }
 
     #[test]

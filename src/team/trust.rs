@@ -1,7 +1,9 @@
 //! Before `up` starts an agent whose CLI gate knows (Claude Code, Codex), it records in that
 //! CLI's own settings that its user trusts the agent's folder, as the CLI's trust dialog would:
-//! an agent must never open on a dialog that its brief would be typed into. An agent (or a
-//! team) with `trust = false` is left to the CLI's dialog, and to the person.
+//! an agent must never open on a dialog that its brief would be typed into. For Codex that
+//! includes its review of the project's hooks: gate's own hooks (and only those) are trusted
+//! through Codex's app-server. An agent (or a team) with `trust = false` is left to the CLI's
+//! dialogs, and to the person.
 
 use std::path::Path;
 
@@ -32,5 +34,28 @@ pub fn prepare(agent: &Agent, root: &Path) -> Result<Vec<String>, TeamError> {
             root.display()
         ))
     })?;
-    Ok(outcome.changed.into_iter().chain(outcome.notes).collect())
+    let mut said: Vec<String> = outcome.changed.into_iter().chain(outcome.notes).collect();
+    if cli == Known::Codex {
+        said.extend(codex_hooks(&agent.command, root));
+    }
+    Ok(said)
+}
+
+/// Has Codex trust gate's own hooks for `root` (installed there just before), so that it opens
+/// on its input, not on "Hooks need review", and runs the guard from its first tool call.
+/// Failing to ask Codex is not a failure of `up`: Codex then shows its review, and up says so.
+fn codex_hooks(command: &str, root: &Path) -> Vec<String> {
+    let program = shlex::split(command)
+        .and_then(|words| words.into_iter().next())
+        .unwrap_or_else(|| "codex".to_owned());
+    match cli_trust::codex_hooks::trust_gates(&program, root) {
+        Ok(review) => {
+            let outcome = review.outcome(root);
+            outcome.changed.into_iter().chain(outcome.notes).collect()
+        }
+        Err(e) => vec![format!(
+            "could not have Codex trust gate's hooks ({e}): {}",
+            cli_trust::codex::HOOK_REVIEW
+        )],
+    }
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::mock_model::{MockModel, Reply};
 use crate::real_cli::{self, RealAgent, TURN, home, hooked_project};
-use crate::server::{Server, stdout};
+use crate::server::{Server, stderr, stdout};
 
 /// `$CODEX_HOME/config.toml`: the mock as the model provider, the project trusted, no
 /// daemon, no update check, no analytics.
@@ -54,7 +54,7 @@ trust_level = "trusted"
 
 /// Asks `codex app-server` (JSON-RPC over stdio: initialize, initialized, hooks/list) for
 /// the project's hooks, and records each as trusted with Codex's own hash, as its review
-/// screen does. Returns the hooks' keys.
+/// screen does (those not trusted yet). Returns every listed hook's key.
 pub fn trust_hooks(program: &Path, codex_home: &Path, home: &Path, root: &Path) -> Vec<String> {
     let mut child = Command::new(program)
         .arg("app-server")
@@ -111,12 +111,16 @@ pub fn trust_hooks(program: &Path, codex_home: &Path, home: &Path, root: &Path) 
         let (Some(key), Some(hash)) = (hook["key"].as_str(), hook["currentHash"].as_str()) else {
             continue;
         };
+        keys.push(key.to_owned());
+        // One already trusted (gate's, by team up) has its table: a second is a TOML error.
+        if hook["trustStatus"] == "trusted" {
+            continue;
+        }
         config.push_str(&format!(
             "\n[hooks.state.{}]\ntrusted_hash = {}\n",
             json!(key),
             json!(hash)
         ));
-        keys.push(key.to_owned());
     }
     std::fs::write(codex_home.join("config.toml"), config).unwrap();
     keys
@@ -262,4 +266,92 @@ fn gate_send_does_not_call_text_typed_into_codex_hook_review_delivered() {
         agent.screen()
     );
     assert!(agent.state().is_null(), "no hook ran: {}", agent.state());
+}
+
+/// `gate init --agent-hooks` with Codex on PATH has Codex trust gate's hooks (asked of its
+/// app-server) and no other hook; `gate doctor` asks Codex which of gate's hooks it runs: all
+/// of them, then, once a hook of gate's is changed by hand, that one named as skipped.
+/// Before, init only told the person to answer "Hooks need review", and doctor looked at the
+/// folder's trust alone.
+#[test]
+fn init_has_codex_trust_gates_hooks_and_doctor_asks_codex_which_it_runs() {
+    let server = Server::new();
+    let Some(program) = real_cli::program("codex") else {
+        return;
+    };
+    let mock = MockModel::start();
+    let project = crate::project::Project::new(&server, "");
+    let codex_home = home(&server).join(".codex");
+    write_config(&codex_home, &project.root, &mock);
+    let hooks = project.root.join(".codex/hooks.json");
+    std::fs::create_dir_all(hooks.parent().unwrap()).unwrap();
+    let other = json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}});
+    std::fs::write(&hooks, other.to_string()).unwrap();
+    let path = format!(
+        "{}:{}",
+        program.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let gate = |args: &[&str]| {
+        project
+            .gate(args)
+            .env("PATH", &path)
+            .env("CODEX_HOME", &codex_home)
+            .output()
+            .unwrap()
+    };
+    let doctor = |name: &str| {
+        let out = gate(&["doctor", "--json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {report:#}"))
+            .clone()
+    };
+
+    let init = gate(&["init", "--agent-hooks"]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let said = format!("{}{}", stdout(&init), stderr(&init));
+    assert!(said.contains("Codex trusts gate's 5 hook(s)"), "{said}");
+    let foreign = format!("{}:stop:0:0", hooks.display());
+    assert!(
+        said.contains("not gate's") && said.contains(&foreign),
+        "{said}"
+    );
+    let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
+    assert!(
+        !config.contains(&format!("[hooks.state.{}]", json!(foreign))),
+        "the other hook is left for the person: {config}"
+    );
+    let check = doctor("codex-hooks");
+    assert_eq!(check["ok"], true, "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("trusts gate's 5 hooks") && detail.contains("1 other hook(s)"),
+        "{check}"
+    );
+
+    // A hook of gate's changed by hand: Codex now skips it until it is trusted again.
+    let text = std::fs::read_to_string(&hooks).unwrap();
+    std::fs::write(&hooks, text.replacen("\"Bash\"", "\"Bash|Shell\"", 1)).unwrap();
+    let check = doctor("codex-hooks");
+    assert_eq!(check["ok"], false, "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("skips 1 of gate's 5 hooks") && detail.contains("(modified)"),
+        "{check}"
+    );
+    assert!(
+        check["fix"]
+            .as_str()
+            .unwrap()
+            .contains("gate init --agent-hooks"),
+        "{check}"
+    );
+    let again = gate(&["init", "--agent-hooks"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(doctor("codex-hooks")["ok"], true);
 }

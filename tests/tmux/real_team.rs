@@ -633,37 +633,30 @@ env_key = "OPENAI_API_KEY"
     std::fs::write(dir.join("config.toml"), config).unwrap();
 }
 
-/// Codex as ann. team up records the worktree's trust in `$CODEX_HOME/config.toml`, and
-/// Codex then opens on "Hooks need review" (gate's hooks in the new worktree, which no
-/// setting gate can write trusts): team up types nothing, reports the agent not briefed and
-/// names the screen. Once the hooks are trusted as that screen records it (Codex's own hashes,
-/// asked of its app-server) a fresh up briefs Codex: the brief is the model's first user
-/// message, Codex's hooks record the turn, down leaves no process.
+/// Codex as ann: team up records the worktree's trust in `$CODEX_HOME/config.toml` and has
+/// Codex trust gate's hooks (asked of Codex's app-server, as its "Hooks need review" screen
+/// records them), so Codex opens on its input with its hooks on: the brief is the model's
+/// first user message, Codex's hooks record the turn, down leaves no process. Before, Codex
+/// opened on "Hooks need review" at every first start and the agent stayed unbriefed.
 #[test]
-fn team_up_with_real_codex_stops_at_hook_review_then_briefs_once_hooks_are_trusted() {
+fn team_up_with_real_codex_trusts_gates_hooks_and_briefs_it() {
     let server = Server::new();
     let Some(program) = real_cli::program("codex") else {
         return;
     };
     let mock = MockModel::start();
     codex_config(&server, &mock);
-    let vars = [
-        (
-            "CODEX_HOME",
-            codex_home(&server).to_string_lossy().into_owned(),
-        ),
-        ("OPENAI_API_KEY", "sk-gate-test".to_owned()),
-    ];
-    let codex = wrapper(&server, "codex", &program, &vars);
+    let codex = codex_wrapper(&server, &program);
     let team = RealTeam::new(&server, mock, &codex);
 
+    team.mock.hold();
     let (code, report, ann, screens) = team.up();
     let shown = dialogs(&screens);
     let worktree = team.worktree();
     let trust = ann["trust"].to_string();
-    assert!(trust.contains("Codex trusts"), "{trust}");
+    assert!(trust.contains("Codex trusts gate's 5 hook(s)"), "{trust}");
     // Codex reads a linked worktree's project hooks from the main checkout: team up puts
-    // gate's hooks there too, and says so.
+    // gate's hooks there too, says so, and leaves the file for the person to commit.
     let main_hooks = team.root.join(".codex/hooks.json");
     assert!(
         trust.contains(&*main_hooks.to_string_lossy())
@@ -671,80 +664,18 @@ fn team_up_with_real_codex_stops_at_hook_review_then_briefs_once_hooks_are_trust
             && main_hooks.is_file(),
         "{trust}"
     );
-    // Left for the person to commit, not committed on the trunk behind their back.
     let main_status = git(&team.root, &["status", "--short"]);
     assert!(main_status.contains("?? .codex/"), "{main_status}");
+    let file = codex_home(&server).join("config.toml");
     assert_eq!(
-        gate::cli_trust::codex::trust_level(&codex_home(&server).join("config.toml"), &worktree)
+        gate::cli_trust::codex::trust_level(&file, &worktree)
             .unwrap()
             .as_deref(),
         Some("trusted")
     );
-    assert_eq!(
-        shown,
-        ["Codex's review of the project's hooks"],
-        "first-run screens shown; report: {report:#}"
-    );
-    // An agent not briefed is a failure of up: exit 3 (FAILURE, src/exit.rs).
-    assert_eq!(code, Some(3), "{report:#}");
-    assert_eq!(ann["window"], "started", "{report:#}");
-    assert!(ann["brief"].is_null(), "{report:#}\n{}", timeline(&screens));
-    // Codex shows its input first and the review ~0.4 s later: up either saw the review before
-    // it typed (nothing typed), or typed the brief as it opened (the keys went to it, no Enter).
-    let problem = ann["problem"].as_str().unwrap_or_default();
-    assert!(
-        problem.contains("Codex's review of the project's hooks")
-            && problem.contains("run gate team up again"),
-        "{report:#}"
-    );
-    if problem.contains("while the brief was typed") {
-        eprintln!(
-            "the review opened as the brief was typed:\n{}",
-            timeline(&screens)
-        );
-    }
-    // Whatever reached the review chose nothing in it: no hook is trusted.
-    let config = std::fs::read_to_string(codex_home(&server).join("config.toml")).unwrap();
-    assert!(!config.contains("[hooks.state"), "{config}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(team.mock.turns().len(), 0, "the model got nothing");
-    assert!(team.state().is_null(), "no hook ran: {}", team.state());
-    let pane = ann["pane"].as_str().unwrap().to_owned();
-    let briefed = team.server.tmux(&[
-        "show-options",
-        "-p",
-        "-q",
-        "-v",
-        "-t",
-        &pane,
-        "@gate-team-briefed",
-    ]);
-    assert_eq!(briefed.trim(), "", "not recorded as briefed");
-    assert!(
-        team.screen().contains("Hooks need review"),
-        "{}",
-        team.screen()
-    );
-
-    // The person trusts the hooks (here: recorded as Codex's review screen records them), the
-    // team goes down and up again: Codex starts with its hooks and gets its brief.
-    let pids = team.processes(&pane);
-    let down = team.gate(&["team", "down"]);
-    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
-    team.assert_no_cli_left(&pids);
-    let keys =
-        crate::real_codex::trust_hooks(&program, &codex_home(&server), &home(&server), &worktree);
-    let prefix = format!("{}:", main_hooks.display());
-    assert!(
-        keys.iter()
-            .any(|k| k.contains(".codex/hooks.json:user_prompt_submit:0"))
-            && keys.iter().all(|k| k.starts_with(&prefix)),
-        "Codex lists the main checkout's hooks for the worktree: {keys:?}"
-    );
-
-    team.mock.hold();
-    let (code, report, ann, screens) = team.up();
-    let shown = dialogs(&screens);
+    let config = std::fs::read_to_string(&file).unwrap();
+    let stop_key = format!("[hooks.state.\"{}:stop:0:0\"]", main_hooks.display());
+    assert!(config.contains(&stop_key), "{config}");
     assert_eq!(
         code,
         Some(0),
@@ -798,6 +729,113 @@ fn team_up_with_real_codex_stops_at_hook_review_then_briefs_once_hooks_are_trust
     let down = team.gate(&["team", "down"]);
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     team.assert_no_cli_left(&pids);
+}
+
+/// A project hook that is not gate's (here a Stop notifier in the main checkout's
+/// `.codex/hooks.json`) is never trusted by gate: Codex opens on "Hooks need review" for it,
+/// team up types nothing into it (or, if it opened as the brief was typed, presses no Enter),
+/// reports the agent not briefed, names the screen and the hook. Once the person trusts it
+/// (here: recorded as that screen records it), the next up briefs Codex.
+#[test]
+fn team_up_with_real_codex_leaves_a_hook_not_gates_to_the_persons_review() {
+    let server = Server::new();
+    let Some(program) = real_cli::program("codex") else {
+        return;
+    };
+    let mock = MockModel::start();
+    codex_config(&server, &mock);
+    let codex = codex_wrapper(&server, &program);
+    let team = RealTeam::new(&server, mock, &codex);
+    let main_hooks = team.root.join(".codex/hooks.json");
+    std::fs::create_dir_all(main_hooks.parent().unwrap()).unwrap();
+    let notifier =
+        json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}});
+    std::fs::write(&main_hooks, notifier.to_string()).unwrap();
+
+    let (code, report, ann, screens) = team.up();
+    let shown = dialogs(&screens);
+    let worktree = team.worktree();
+    let trust = ann["trust"].to_string();
+    assert!(trust.contains("Codex trusts gate's 5 hook(s)"), "{trust}");
+    let foreign = format!("{}:stop:0:0", main_hooks.display());
+    assert!(
+        trust.contains("not gate's") && trust.contains(&foreign),
+        "the hook left for review is named: {trust}"
+    );
+    assert_eq!(
+        shown,
+        ["Codex's review of the project's hooks"],
+        "first-run screens shown; report: {report:#}"
+    );
+    // An agent not briefed is a failure of up: exit 3 (FAILURE, src/exit.rs).
+    assert_eq!(code, Some(3), "{report:#}");
+    assert_eq!(ann["window"], "started", "{report:#}");
+    assert!(ann["brief"].is_null(), "{report:#}\n{}", timeline(&screens));
+    let problem = ann["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("Codex's review of the project's hooks")
+            && problem.contains("run gate team up again"),
+        "{report:#}"
+    );
+    // gate trusted its own hooks, and not the notifier.
+    let config = std::fs::read_to_string(codex_home(&server).join("config.toml")).unwrap();
+    assert!(
+        !config.contains(&format!("[hooks.state.{}]", json!(foreign))),
+        "{config}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(team.mock.turns().len(), 0, "the model got nothing");
+    let pane = ann["pane"].as_str().unwrap().to_owned();
+    let briefed = team.server.tmux(&[
+        "show-options",
+        "-p",
+        "-q",
+        "-v",
+        "-t",
+        &pane,
+        "@gate-team-briefed",
+    ]);
+    assert_eq!(briefed.trim(), "", "not recorded as briefed");
+    assert!(
+        team.screen().contains("Hooks need review"),
+        "{}",
+        team.screen()
+    );
+
+    // The person trusts the notifier; down, and up again: Codex starts and gets its brief.
+    let pids = team.processes(&pane);
+    let down = team.gate(&["team", "down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    team.assert_no_cli_left(&pids);
+    let keys =
+        crate::real_codex::trust_hooks(&program, &codex_home(&server), &home(&server), &worktree);
+    assert!(keys.contains(&foreign), "{keys:?}");
+    let (code, report, ann, screens) = team.up();
+    assert_eq!(code, Some(0), "{report:#}\n{}", timeline(&screens));
+    assert_eq!(
+        dialogs(&screens),
+        Vec::<&str>::new(),
+        "first-run screens shown"
+    );
+    assert_eq!(ann["brief"], "delivered", "{report:#}");
+    team.mock.wait_turns(1, TURN);
+    assert!(first_turn_text(&team.mock).contains(HEADER));
+    let pids = team.processes(ann["pane"].as_str().unwrap());
+    let down = team.gate(&["team", "down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    team.assert_no_cli_left(&pids);
+}
+
+/// ann's command: the real Codex under the wrapper, with the test's CODEX_HOME and key.
+fn codex_wrapper(server: &Server, program: &Path) -> PathBuf {
+    let vars = [
+        (
+            "CODEX_HOME",
+            codex_home(server).to_string_lossy().into_owned(),
+        ),
+        ("OPENAI_API_KEY", "sk-gate-test".to_owned()),
+    ];
+    wrapper(server, "codex", program, &vars)
 }
 
 /// A fake CLI with Codex 0.171's start as measured above: its input first, then, after the
