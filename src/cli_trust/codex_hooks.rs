@@ -36,6 +36,8 @@ pub enum ReviewError {
         method: &'static str,
         within: Duration,
     },
+    #[error("{} is not UTF-8, which Codex's app-server cannot be asked about", path.display())]
+    NotUtf8 { path: std::path::PathBuf },
     #[error("`codex app-server` ended before it answered {method}")]
     Ended { method: &'static str },
     #[error("`codex app-server` refused {method}: {message}")]
@@ -56,6 +58,8 @@ pub struct Hook {
     pub source: String,
     /// `trusted`, `untrusted`, `modified` (trusted once, changed since) or `managed`.
     pub trust: String,
+    /// `false` when the person turned it off in Codex (`enabled = false`): then it never runs.
+    pub enabled: bool,
     /// Codex's hash of its definition, as `hooks/list` gives it (`sha256:...`).
     #[serde(skip)]
     pub(crate) hash: String,
@@ -64,7 +68,7 @@ pub struct Hook {
 impl Hook {
     /// Whether Codex runs it.
     pub fn runs(&self) -> bool {
-        matches!(self.trust.as_str(), "trusted" | "managed")
+        self.enabled && matches!(self.trust.as_str(), "trusted" | "managed")
     }
 
     /// Whether it is one of gate's own hooks in the project's settings.
@@ -129,6 +133,14 @@ impl Review {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        if !self.hooks.iter().any(Hook::is_gates) {
+            out.notes.push(format!(
+                "Codex lists none of gate's hooks for {}: it loads project hooks only in a folder \
+                 it trusts and from a .codex/hooks.json it can read, so its agents run without \
+                 gate's guard; `gate doctor` shows why",
+                folder.display()
+            ));
+        }
         let gates = self.gates_untrusted();
         if !gates.is_empty() {
             out.notes.push(format!(
@@ -242,6 +254,10 @@ impl AppServer {
     }
 
     fn hooks(&mut self, folder: &Path) -> Result<Vec<Hook>, ReviewError> {
+        // A path that is not UTF-8 cannot travel in JSON: said, not a panic.
+        let folder = folder.to_str().ok_or_else(|| ReviewError::NotUtf8 {
+            path: folder.to_owned(),
+        })?;
         let answer = self.call("hooks/list", json!({ "cwds": [folder] }))?;
         Ok(parse_hooks(&answer))
     }
@@ -300,7 +316,11 @@ fn parse_hooks(result: &Value) -> Vec<Hook> {
                 key: text(&h, "key")?,
                 command: text(&h, "command"),
                 source: text(&h, "source").unwrap_or_default(),
-                trust: text(&h, "trustStatus")?,
+                trust: match h["enabled"].as_bool() {
+                    Some(false) => "disabled".to_owned(),
+                    _ => text(&h, "trustStatus")?,
+                },
+                enabled: h["enabled"].as_bool().unwrap_or(true),
                 hash: text(&h, "currentHash")?,
             })
         })
@@ -342,6 +362,45 @@ mod tests {
         };
         assert_eq!(review.gates_untrusted().len(), 2);
         assert_eq!(review.others_untrusted().len(), 2);
+    }
+
+    #[test]
+    fn a_disabled_hook_never_runs_and_none_listed_is_said() {
+        let hooks = parse_hooks(&listed(json!([
+            {"key": "/w/.codex/hooks.json:pre_tool_use:0:0", "command": "gate guard",
+             "source": "project", "trustStatus": "trusted", "currentHash": "sha256:a",
+             "enabled": false},
+        ])));
+        assert!(!hooks[0].runs());
+        assert_eq!(hooks[0].trust, "disabled");
+        let empty = Review::default().outcome(Path::new("/w"));
+        assert!(empty.changed.is_empty(), "{empty:?}");
+        assert!(
+            empty
+                .notes
+                .iter()
+                .any(|n| n.contains("none of gate's hooks")),
+            "{empty:?}"
+        );
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_an_error_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        std::fs::create_dir(&odd).unwrap();
+        let fake = dir.path().join("codex");
+        let answer = r#"{"id":1,"result":{}}"#;
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\nread l; echo '{answer}'; read l; sleep 5\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let e = list(&fake.to_string_lossy(), &odd).unwrap_err();
+        assert!(matches!(e, ReviewError::NotUtf8 { .. }), "{e}");
     }
 
     #[test]

@@ -446,6 +446,7 @@ mod tests {
             command: Some(command.into()),
             source: "project".into(),
             trust: trust.into(),
+            enabled: true,
             hash: "sha256:0".into(),
         }
     }
